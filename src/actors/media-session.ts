@@ -1,0 +1,211 @@
+/**
+ * The media session actor: one published stream. The protocol pushes tracks and frames into its
+ * queue; one fiber drains the queue in batches through the recording pipeline (keyframe gate, muxer,
+ * rotator) and hands closed fragments to the finalizer. Start and stop commands travel through the
+ * same queue, so they apply between two frames and never race the writer.
+ */
+import { Cause, Deferred, Effect, Fiber, Queue } from "effect"
+import type { Frame, Track } from "../media/frame.ts"
+import type { PublishRequest } from "../media/publisher.ts"
+import type { ClosedFragment, NameFields } from "../pipelines/recording.ts"
+import { Recording } from "../pipelines/recording.ts"
+import type { Rotation } from "../pipelines/rotation-policy.ts"
+import type { RecordingOverrides, SessionStatus, SessionView } from "./recorder-control.ts"
+import { InvalidRecordingConfig } from "./recorder-control.ts"
+import type { RecorderSettings } from "./recorder-settings.ts"
+
+export type SessionCommand =
+  | Frame
+  | { readonly kind: "track"; readonly track: Track }
+  | {
+    readonly kind: "start"
+    readonly overrides: RecordingOverrides
+    readonly done: Deferred.Deferred<void, InvalidRecordingConfig>
+  }
+  | { readonly kind: "stop"; readonly done: Deferred.Deferred<void> }
+
+/** What the session needs from its surroundings: where fragments go once closed. */
+export interface SessionServices {
+  readonly settings: RecorderSettings
+  /** Starts finalizing a closed fragment in the supervised finalizer pool and returns its fiber. */
+  readonly finalize: (
+    session: MediaSession,
+    fragment: ClosedFragment,
+    template: string
+  ) => Effect.Effect<Fiber.Fiber<void>>
+  readonly nowMillis: () => number
+}
+
+interface RecordingPlan {
+  readonly template: string
+  readonly rotation: Rotation
+}
+
+export class MediaSession {
+  readonly id: string
+  readonly request: PublishRequest
+  readonly queue: Queue.Queue<SessionCommand, Cause.Done>
+  status: SessionStatus = "PUBLISHING"
+  reason: string | null = null
+  readonly tracks: Array<Track> = []
+  /** Set while the session should record (from publish or the REST API), even before the first keyframe. */
+  plan: RecordingPlan | undefined
+  recording: Recording | undefined
+  recordingExtension = ""
+  private nextIndex = 1
+
+  constructor(id: string, request: PublishRequest, queue: Queue.Queue<SessionCommand, Cause.Done>) {
+    this.id = id
+    this.request = request
+    this.queue = queue
+  }
+
+  allocateIndex(): number {
+    return this.nextIndex++
+  }
+
+  get login(): string {
+    return this.request.query.login ?? ""
+  }
+
+  view(settings: RecorderSettings): SessionView {
+    return {
+      mediaSessionId: this.id,
+      name: this.request.streamName,
+      status: this.status,
+      protocol: this.request.protocol,
+      recording: this.plan !== undefined,
+      recordFile: this.currentFileName(settings) ?? null,
+      tracks: this.tracks.map((track) => ({ kind: track.kind, codec: track.codec })),
+      reason: this.reason
+    }
+  }
+
+  /** The name of the fragment being written, its end tags still unrendered, as /recorder/find_all shows it. */
+  currentFileName(settings: RecorderSettings): string | undefined {
+    const fields: NameFields | undefined = this.recording?.currentFields
+    if (this.plan === undefined || fields === undefined) return undefined
+    return settings.fileName(this.plan.template, fields, this.recordingExtension)
+  }
+}
+
+/** Resolves the REST overrides against the server settings. */
+export const planRecording = (
+  settings: RecorderSettings,
+  overrides: RecordingOverrides
+): RecordingPlan | InvalidRecordingConfig => {
+  let rotation = settings.rotation
+  if (overrides.rotation !== undefined) {
+    const parsed = settings.parseRotation(overrides.rotation)
+    if (typeof parsed === "string") return new InvalidRecordingConfig({ reason: `config.rotation: ${parsed}` })
+    rotation = parsed
+  }
+  const template = overrides.fileTemplate ?? settings.template
+  const templateError = settings.checkTemplate(template)
+  if (templateError !== undefined) return new InvalidRecordingConfig({ reason: `config.fileTemplate: ${templateError}` })
+  return { template, rotation }
+}
+
+/** The session's fiber: drains the queue until the publisher leaves, then closes the last fragment. */
+export const runSession = Effect.fn("MediaSession.run")(function*(session: MediaSession, services: SessionServices) {
+  const { settings } = services
+  const pending: Array<Effect.Effect<void>> = []
+  const finalizing: Array<Fiber.Fiber<void>> = []
+  const finalize = (fragment: ClosedFragment, template: string) =>
+    pending.push(Effect.map(services.finalize(session, fragment, template), (fiber) => {
+      finalizing.push(fiber)
+    }))
+
+  const closeRecording = () => {
+    const recording = session.recording
+    session.recording = undefined
+    const plan = session.plan
+    const last = recording?.close()
+    if (last !== undefined && plan !== undefined) finalize(last, plan.template)
+  }
+
+  const openRecording = (plan: RecordingPlan) => {
+    const video = session.tracks.find((track) => track.kind === "video")
+    const format = settings.formatFor(video?.codec)
+    session.recordingExtension = format.extension
+    session.recording = new Recording({
+      streamName: session.request.streamName,
+      mediaSessionId: session.id,
+      sessionId: Buffer.from(session.id).toString("base64"),
+      login: session.login,
+      rotation: plan.rotation,
+      audioBufferMax: settings.audioBufferMax,
+      format,
+      tmpPathFor: () => `${settings.tmpDir}/.${session.id}_${session.allocateIndex()}.${format.extension}.tmp`
+    }, session.tracks.slice(), services.nowMillis)
+  }
+
+  const onFrame = (frame: Frame) => {
+    const plan = session.plan
+    if (plan === undefined) return
+    if (session.recording === undefined) openRecording(plan)
+    const recording = session.recording!
+    const trackIndex = session.tracks.findIndex((track) => track.kind === frame.kind)
+    const result = recording.push(trackIndex, frame)
+    if (Array.isArray(result)) {
+      for (const fragment of result) finalize(fragment, plan.template)
+      return
+    }
+    const error = result as Exclude<typeof result, ReadonlyArray<ClosedFragment>>
+    session.reason = error.code === "ENOSPC" ? "Not enough available disk space" : `write failed: ${error.message}`
+    pending.push(Effect.logError(`recording of ${session.request.streamName} stopped: ${session.reason}`))
+    closeRecording()
+    session.plan = undefined
+  }
+
+  const onTrack = (track: Track) => {
+    const index = session.tracks.findIndex((known) => known.kind === track.kind)
+    const previous = index >= 0 ? session.tracks[index] : undefined
+    if (index >= 0) session.tracks[index] = track
+    else session.tracks.push(track)
+    // A new codec configuration cannot continue in the open file: the next frames go to a new fragment.
+    if (session.recording !== undefined && (previous === undefined || !sameTrack(previous, track))) closeRecording()
+  }
+
+  const handle = (command: SessionCommand): Effect.Effect<void> | undefined => {
+    switch (command.kind) {
+      case "video":
+      case "audio":
+        onFrame(command)
+        return undefined
+      case "track":
+        onTrack(command.track)
+        return undefined
+      case "start": {
+        const plan = planRecording(settings, command.overrides)
+        if (plan instanceof InvalidRecordingConfig) return Deferred.fail(command.done, plan).pipe(Effect.asVoid)
+        closeRecording()
+        session.plan = plan
+        session.reason = null
+        return Deferred.succeed(command.done, undefined).pipe(Effect.asVoid)
+      }
+      case "stop":
+        closeRecording()
+        session.plan = undefined
+        return Deferred.succeed(command.done, undefined).pipe(Effect.asVoid)
+    }
+  }
+
+  const drain = Effect.gen(function*() {
+    while (true) {
+      const batch = yield* Queue.takeAll(session.queue)
+      for (const command of batch) {
+        const reply = handle(command)
+        if (reply !== undefined) pending.push(reply)
+      }
+      if (pending.length > 0) yield* Effect.forEach(pending.splice(0), (effect) => effect, { discard: true })
+    }
+  })
+  yield* drain.pipe(Effect.catchIf(Cause.isDone, () => Effect.void))
+  closeRecording()
+  yield* Effect.forEach(pending.splice(0), (effect) => effect, { discard: true })
+  yield* Fiber.joinAll(finalizing)
+})
+
+const sameTrack = (a: Track, b: Track): boolean =>
+  a.codec === b.codec && a.config.length === b.config.length && a.config.every((byte, i) => byte === b.config[i])

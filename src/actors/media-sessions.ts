@@ -1,0 +1,178 @@
+/**
+ * The registry of media sessions: it opens a session actor for every publication, keeps the sessions
+ * for the REST API, and owns the supervised fiber sets that run the sessions and finalize their files.
+ * One session failing or being interrupted never touches another; its file is still finalized.
+ */
+import * as crypto from "node:crypto"
+import * as fs from "node:fs"
+import type { Cause } from "effect"
+import { Clock, Context, Deferred, Effect, Fiber, FiberSet, Layer, PubSub, Queue, Semaphore } from "effect"
+import type { Publication, PublishRequest } from "../media/publisher.ts"
+import { Publisher, PublishRejected } from "../media/publisher.ts"
+import type { FinalizedRecording } from "./fragment-finalizer.ts"
+import { finalizeFragment } from "./fragment-finalizer.ts"
+import type { SessionCommand } from "./media-session.ts"
+import { MediaSession, planRecording, runSession } from "./media-session.ts"
+import type { RecordingOverrides } from "./recorder-control.ts"
+import { InvalidRecordingConfig, RecorderControl, RecorderFailure, SessionNotFound } from "./recorder-control.ts"
+import { RecorderEnvironment } from "./recorder-settings.ts"
+
+/** Sessions that ended are kept this long in the list, so a client can still read how they ended. */
+const ENDED_SESSIONS_KEPT = 256
+
+export class MediaSessions extends Context.Service<MediaSessions, {
+  readonly get: (mediaSessionId: string) => MediaSession | undefined
+  readonly all: () => ReadonlyArray<MediaSession>
+  /** Every finalized file, as it is finalized. */
+  readonly finalized: PubSub.PubSub<FinalizedRecording>
+}>()("capstan/actors/MediaSessions") {
+  /** Provides MediaSessions, the Publisher port for the protocols and RecorderControl for the HTTP API. */
+  static readonly layer: Layer.Layer<MediaSessions | Publisher | RecorderControl, never, RecorderEnvironment> = Layer
+    .effectContext(Effect.gen(function*() {
+      const { settings, runHook } = yield* RecorderEnvironment
+      const clock = yield* Clock.Clock
+      const finalized = yield* PubSub.unbounded<FinalizedRecording>()
+      const finalizers = yield* FiberSet.make<void>()
+      const sessionFibers = yield* FiberSet.make<void>()
+      const pool = yield* Semaphore.make(Math.max(1, settings.finalizerPoolSize))
+      const sessions = new Map<string, MediaSession>()
+      const ended: Array<string> = []
+
+      yield* Effect.sync(() => fs.mkdirSync(settings.recordDir, { recursive: true }))
+      yield* Effect.sync(() => fs.mkdirSync(settings.tmpDir, { recursive: true }))
+
+      const finalizerServices = {
+        settings,
+        runHook,
+        onFinalized: (recording: FinalizedRecording) => PubSub.publish(finalized, recording).pipe(Effect.asVoid)
+      }
+      const sessionServices = {
+        settings,
+        nowMillis: () => clock.currentTimeMillisUnsafe(),
+        finalize: (_session: MediaSession, fragment: Parameters<typeof finalizeFragment>[1], template: string) =>
+          FiberSet.run(
+            finalizers,
+            Semaphore.withPermit(pool)(finalizeFragment(finalizerServices, fragment, template)).pipe(
+              Effect.catchCause((cause) => Effect.logError("finalizer failed", cause)),
+              Effect.uninterruptible
+            )
+          )
+      }
+
+      const forget = (id: string) => {
+        ended.push(id)
+        while (ended.length > ENDED_SESSIONS_KEPT) sessions.delete(ended.shift()!)
+      }
+
+      const open = Effect.fn("MediaSessions.open")(function*(request: PublishRequest) {
+        for (const session of sessions.values()) {
+          if (session.status === "PUBLISHING" && session.request.streamName === request.streamName) {
+            return yield* new PublishRejected({ reason: `stream ${request.streamName} is already publishing` })
+          }
+        }
+        const id = crypto.randomUUID()
+        const queue = yield* Queue.unbounded<SessionCommand, Cause.Done>()
+        const session = new MediaSession(id, request, queue)
+        if (request.record && settings.recordStreams) {
+          const plan = planRecording(settings, {})
+          if (!(plan instanceof InvalidRecordingConfig)) session.plan = plan
+        }
+        sessions.set(id, session)
+        const fiber = yield* FiberSet.run(
+          sessionFibers,
+          runSession(session, sessionServices).pipe(
+            Effect.catchCause((cause) =>
+              Effect.logError(`media session ${id} (${request.streamName}) failed`, cause).pipe(
+                Effect.andThen(Effect.sync(() => {
+                  session.status = "FAILED"
+                  session.reason ??= "internal error"
+                }))
+              )
+            )
+          )
+        )
+        yield* Effect.logInfo(`${request.protocol} publish ${request.streamName} as media session ${id}`)
+        const closed = yield* Deferred.make<void>()
+        let closeStarted = false
+        const finish = (reason: { readonly failed: boolean; readonly message: string }) =>
+          Effect.gen(function*() {
+            yield* Queue.end(queue)
+            const exit = yield* Fiber.await(fiber).pipe(Effect.timeoutOption(settings.stopTimeoutSeconds * 1000))
+            if (exit._tag === "None") {
+              yield* Effect.logWarning(
+                `media session ${id}: finalization takes longer than record_stop_timeout ` +
+                  `(${settings.stopTimeoutSeconds} s); it goes on in the background`
+              )
+            }
+            if (session.status === "PUBLISHING") session.status = reason.failed ? "FAILED" : "UNPUBLISHED"
+            if (reason.failed) session.reason ??= reason.message
+            forget(id)
+            yield* Effect.logInfo(`${request.protocol} unpublish ${request.streamName} (${reason.message})`)
+          })
+        // Idempotent: a second close (socket error after deleteStream) waits for the first one.
+        const close = (reason: { readonly failed: boolean; readonly message: string }) =>
+          Effect.suspend(() => {
+            if (closeStarted) return Deferred.await(closed)
+            closeStarted = true
+            return finish(reason).pipe(Effect.ensuring(Deferred.succeed(closed, undefined)))
+          })
+        return {
+          mediaSessionId: id,
+          track: (track) => Queue.offerUnsafe(queue, { kind: "track", track }),
+          frame: (frame) => Queue.offerUnsafe(queue, frame),
+          close
+        } satisfies Publication
+      })
+
+      const find = (mediaSessionId: string) => {
+        const session = sessions.get(mediaSessionId)
+        if (session === undefined) {
+          return Effect.fail(new SessionNotFound({ mediaSessionId, reason: `no media session ${mediaSessionId}` }))
+        }
+        if (session.status !== "PUBLISHING") {
+          return Effect.fail(
+            new SessionNotFound({ mediaSessionId, reason: `media session ${mediaSessionId} is ${session.status}` })
+          )
+        }
+        return Effect.succeed(session)
+      }
+
+      const command = <E>(
+        session: MediaSession,
+        make: (done: Deferred.Deferred<void, E>) => SessionCommand
+      ): Effect.Effect<void, E | RecorderFailure> =>
+        Effect.gen(function*() {
+          const done = yield* Deferred.make<void, E>()
+          if (!Queue.offerUnsafe(session.queue, make(done))) {
+            return yield* new RecorderFailure({ reason: `media session ${session.id} is closing` })
+          }
+          return yield* Deferred.await(done)
+        })
+
+      const control = RecorderControl.of({
+        listSessions: Effect.sync(() => Array.from(sessions.values(), (session) => session.view(settings))),
+        listRecordings: Effect.sync(() =>
+          Array.from(sessions.values()).flatMap((session) => {
+            const fileName = session.currentFileName(settings)
+            return fileName === undefined ? [] : [{ fileName, mediaSessionId: session.id }]
+          })
+        ),
+        startRecording: (mediaSessionId: string, overrides: RecordingOverrides) =>
+          Effect.flatMap(find(mediaSessionId), (session) =>
+            command<InvalidRecordingConfig>(session, (done) => ({ kind: "start", overrides, done }))),
+        stopRecording: (mediaSessionId: string) =>
+          Effect.flatMap(find(mediaSessionId), (session) => command<never>(session, (done) => ({ kind: "stop", done })))
+      })
+
+      const registry = MediaSessions.of({
+        get: (id) => sessions.get(id),
+        all: () => Array.from(sessions.values()),
+        finalized
+      })
+      return Context.make(MediaSessions, registry).pipe(
+        Context.add(Publisher, Publisher.of({ open })),
+        Context.add(RecorderControl, control)
+      )
+    }))
+}
+

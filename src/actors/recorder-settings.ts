@@ -1,0 +1,39 @@
+/**
+ * The settings the recording actors read, decoded from the server config and overridable per
+ * recording by the REST API. Declared here so the actors depend on this narrow shape only.
+ */
+import type { Effect } from "effect"
+import { Context } from "effect"
+import type { ContainerFormat } from "../pipelines/container-format.ts"
+import type { NameFields } from "../pipelines/recording.ts"
+import type { Rotation } from "../pipelines/rotation-policy.ts"
+
+export interface RecorderSettings {
+  /** record_streams: whether streams whose protocol asks for it are recorded on publish. */
+  readonly recordStreams: boolean
+  readonly recordDir: string
+  readonly tmpDir: string
+  readonly template: string
+  readonly rotation: Rotation
+  readonly audioBufferMax: number
+  readonly stopTimeoutSeconds: number
+  /** file_recorder_thread_pool_max_size: how many files are finalized at once. */
+  readonly finalizerPoolSize: number
+  readonly hookScript: string | undefined
+  readonly hookTimeoutSeconds: number
+  /** The container for a set of tracks (record_formats, record_h264_to_ts, audio-only to MP4). */
+  readonly formatFor: (videoCodec: string | undefined) => ContainerFormat
+  /** Renders a fragment's file name; unknown end fields stay as their `{tag}` while it is open. */
+  readonly fileName: (template: string, fields: NameFields, extension: string) => string
+  /** Parses a `config.rotation` override; a string error names what is expected. */
+  readonly parseRotation: (value: string) => Rotation | string
+  /** Checks a `config.fileTemplate` override; a string error names the problem. */
+  readonly checkTemplate: (value: string) => string | undefined
+}
+
+/** The settings and the record hook, as the session registry receives them. */
+export class RecorderEnvironment extends Context.Service<RecorderEnvironment, {
+  readonly settings: RecorderSettings
+  /** Runs on_record_hook_script for a finished file; logs and swallows its failures. */
+  readonly runHook: (streamName: string, filePath: string) => Effect.Effect<void>
+}>()("capstan/actors/RecorderEnvironment") {}

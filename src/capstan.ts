@@ -1,0 +1,73 @@
+/**
+ * Capstan as a Layer: the config, the session registry, the RTMP ingest server and the HTTP server,
+ * wired together. `capstan serve` launches it; another Effect program can provide it to run the
+ * whole recorder inside itself.
+ */
+import { NodeServices } from "@effect/platform-node"
+import { Context, Effect, Layer } from "effect"
+import { HttpServer } from "effect/http"
+import { MediaSessions } from "./actors/media-sessions.ts"
+import { recorderEnvironmentLayer } from "./actors/recorder-environment.ts"
+import { CapstanConfig } from "./config/service.ts"
+import { boundPort, serveHttp } from "./http/http-server.ts"
+import { RtmpServer } from "./protocols/rtmp/server.ts"
+
+export interface CapstanOptions {
+  /** A properties file; when absent, `$CAPSTAN_CONFIG` or the built-in defaults. */
+  readonly configFile?: string | undefined
+  /** Keys given directly (embedding, tests); they win over `configFile`. */
+  readonly properties?: Readonly<Record<string, string>> | undefined
+}
+
+/** The running recorder: where it listens and its media sessions. */
+export class Capstan extends Context.Service<Capstan, {
+  readonly httpPort: number
+  readonly rtmpPort: number
+  readonly recordDir: string
+  readonly sessions: MediaSessions["Service"]
+}>()("capstan/Capstan") {
+  /** The whole recorder; its servers listen while the layer's scope is open. */
+  static readonly layer = (options: CapstanOptions = {}) => {
+    const config = options.properties === undefined
+      ? CapstanConfig.layerFromFile(options.configFile)
+      : CapstanConfig.layerFromProperties(options.properties)
+    return Layer.effect(Capstan, started).pipe(
+      Layer.provide(servers),
+      Layer.provideMerge(MediaSessions.layer),
+      Layer.provide(recorderEnvironmentLayer),
+      Layer.provideMerge(config),
+      Layer.provide(NodeServices.layer)
+    )
+  }
+}
+
+const servers = Layer.unwrap(Effect.gen(function*() {
+  const config = yield* CapstanConfig
+  return Layer.mergeAll(
+    RtmpServer.layer({
+      host: config.bindAddress,
+      port: config.rtmpPort,
+      record: config.recordFlashPublishedStreams
+    }),
+    serveHttp({
+      host: config.bindAddress,
+      port: config.httpPort,
+      quiet: true,
+      recordDir: config.recordDir,
+      contentDisposition: config.recordResponseContentDispositionHeaderValue
+    })
+  )
+}))
+
+const started = Effect.gen(function*() {
+  const config = yield* CapstanConfig
+  const sessions = yield* MediaSessions
+  const rtmp = yield* RtmpServer
+  const httpPort = yield* boundPort
+  yield* HttpServer.HttpServer
+  yield* Effect.logInfo(
+    `capstan ready: http on ${config.bindAddress}:${httpPort}, rtmp on ${rtmp.host}:${rtmp.port}, ` +
+      `recording into ${config.recordDir}`
+  )
+  return Capstan.of({ httpPort, rtmpPort: rtmp.port, recordDir: config.recordDir, sessions })
+})
