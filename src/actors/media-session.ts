@@ -120,8 +120,8 @@ export const runSession = Effect.fn("MediaSession.run")(function*(session: Media
     const recording = session.recording
     session.recording = undefined
     const plan = session.plan
-    const last = recording?.close()
-    if (last !== undefined && plan !== undefined) finalize(last, plan.template)
+    if (recording === undefined || plan === undefined) return
+    for (const fragment of recording.close()) finalize(fragment, plan.template)
   }
 
   const openRecording = (plan: RecordingPlan) => {
@@ -146,12 +146,9 @@ export const runSession = Effect.fn("MediaSession.run")(function*(session: Media
     if (session.recording === undefined) openRecording(plan)
     const recording = session.recording!
     const trackIndex = session.tracks.findIndex((track) => track.kind === frame.kind)
-    const result = recording.push(trackIndex, frame)
-    if (Array.isArray(result)) {
-      for (const fragment of result) finalize(fragment, plan.template)
-      return
-    }
-    const error = result as Exclude<typeof result, ReadonlyArray<ClosedFragment>>
+    const error = recording.push(trackIndex, frame)
+    if (recording.hasClosed) for (const fragment of recording.takeClosed()) finalize(fragment, plan.template)
+    if (error === undefined) return
     session.reason = error.code === "ENOSPC" ? "Not enough available disk space" : `write failed: ${error.message}`
     pending.push(Effect.logError(`recording of ${session.request.streamName} stopped: ${session.reason}`))
     closeRecording()

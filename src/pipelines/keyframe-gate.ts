@@ -1,9 +1,16 @@
 /**
  * The keyframe gate: a recording starts at the first video keyframe. Audio that arrives before it is
- * held in a bounded buffer (record_audio_buffer_max_size packets) and released from the keyframe's
- * time on, so audio and video start together. Audio-only streams pass straight through.
+ * held in a bounded buffer (record_audio_buffer_max_size packets) and released from just before the
+ * keyframe's time on, so audio and video start together. Audio-only streams pass straight through.
  */
 import type { Frame } from "../media/frame.ts"
+
+/**
+ * Audio up to this long before the opening keyframe is kept. Encoders stamp the first audio frame a few
+ * tens of milliseconds ahead of the first video frame (AAC priming, B-frame delay); keeping it records
+ * every frame of a stream from its start, and the container places each track at its own start time.
+ */
+export const AUDIO_LEAD_SECONDS = 0.1
 
 export interface GateInput {
   readonly trackIndex: number
@@ -35,9 +42,8 @@ export class KeyframeGate {
   /** Returns the inputs to record now, in order; an empty array while the gate is still closed. */
   step(input: GateInput): ReadonlyArray<GateInput> {
     if (this.openedAt !== undefined) {
-      // Audio that was sent just before the opening keyframe but arrived after it would start the audio
-      // track before the video; it is dropped like the audio buffered before the keyframe.
-      return input.seconds < this.openedAt ? [] : [input]
+      // Audio sent well before the opening keyframe but arrived after it is dropped like the buffered audio.
+      return input.seconds < this.openedAt - AUDIO_LEAD_SECONDS ? [] : [input]
     }
     const { frame } = input
     if (!this.hasVideo) {
@@ -51,7 +57,7 @@ export class KeyframeGate {
     }
     if (!frame.keyframe) return []
     this.openedAt = input.seconds
-    const released = this.buffered.filter((audio) => audio.seconds >= input.seconds)
+    const released = this.buffered.filter((audio) => audio.seconds >= input.seconds - AUDIO_LEAD_SECONDS)
     this.buffered = []
     return [input, ...released]
   }

@@ -72,6 +72,8 @@ export class Recording {
   private readonly nowMillis: () => number
   private fragment: OpenFragment | undefined
   private nextIndex = 1
+  /** Fragments closed by rotation that the caller has not taken yet. */
+  private closed: Array<ClosedFragment> = []
 
   constructor(spec: RecordingSpec, tracks: ReadonlyArray<Track>, nowMillis: () => number) {
     this.spec = spec
@@ -91,14 +93,13 @@ export class Recording {
   }
 
   /**
-   * Records one frame. Returns the fragments that were closed by a rotation (to finalize), or the write
-   * error that made the frame fail.
+   * Records one frame; returns the write error that made it fail, if any. Fragments closed by a rotation
+   * wait in `takeClosed()`, also when the frame itself then failed.
    */
-  push(trackIndex: number, frame: Frame): ReadonlyArray<ClosedFragment> | ContainerWriteError {
+  push(trackIndex: number, frame: Frame): ContainerWriteError | undefined {
     const track = this.tracks[trackIndex]
-    if (track === undefined) return []
+    if (track === undefined) return undefined
     const released = this.gate.step({ trackIndex, frame, seconds: frame.dts / track.timescale })
-    let closed: Array<ClosedFragment> | undefined
     for (const input of released) {
       const canCut = !this.hasVideo || (input.frame.kind === "video" && input.frame.keyframe)
       let fragment = this.fragment
@@ -112,7 +113,8 @@ export class Recording {
           lastGopBytes: fragment.lastGopBytes
         }
         if (shouldRotate(this.spec.rotation, progress)) {
-          ;(closed ??= []).push(this.closeFragment(fragment, input.seconds))
+          this.fragment = undefined
+          this.closed.push(this.closeFragment(fragment, input.seconds))
           fragment = undefined
         }
       }
@@ -126,15 +128,27 @@ export class Recording {
       fragment.frames++
       if (input.seconds > fragment.endSeconds) fragment.endSeconds = input.seconds
     }
-    return closed ?? []
+    return undefined
   }
 
-  /** Ends the recording; returns the last fragment to finalize, if any frame was recorded. */
-  close(): ClosedFragment | undefined {
+  get hasClosed(): boolean {
+    return this.closed.length > 0
+  }
+
+  /** The fragments closed by rotation since the last call, to finalize. */
+  takeClosed(): ReadonlyArray<ClosedFragment> {
+    const closed = this.closed
+    this.closed = []
+    return closed
+  }
+
+  /** Ends the recording; returns every fragment still to finalize, the last one included. */
+  close(): ReadonlyArray<ClosedFragment> {
+    const closed = this.takeClosed()
     const fragment = this.fragment
-    if (fragment === undefined) return undefined
+    if (fragment === undefined) return closed
     this.fragment = undefined
-    return this.closeFragment(fragment, undefined)
+    return [...closed, this.closeFragment(fragment, undefined)]
   }
 
   private openFragment(seconds: number): OpenFragment | ContainerWriteError {

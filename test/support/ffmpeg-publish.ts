@@ -14,6 +14,8 @@ export interface PublishOptions {
   readonly video?: boolean
   /** Publish in real time (-re); off by default so tests run fast. */
   readonly realtime?: boolean
+  /** Also write the very same encoded stream to this FLV file, as the reference to compare a recording with. */
+  readonly referenceFlv?: string
 }
 
 export interface PublishResult {
@@ -39,13 +41,30 @@ export const ffmpegPublishArgs = (options: PublishOptions): Array<string> => {
     if ((options.bframes ?? 0) > 0) args.push("-x264-params", `bframes=${options.bframes}:b-adapt=0`)
   }
   if (options.audio !== false) args.push("-c:a", "aac", "-b:a", "128k", "-ar", "44100", "-ac", "2")
-  args.push("-f", "flv", options.url)
+  if (options.referenceFlv === undefined) {
+    args.push("-f", "flv", options.url)
+  } else {
+    // The tee muxer does not ask encoders for global headers; FLV needs them for its sequence headers.
+    args.push("-flags", "+global_header")
+    if (options.video !== false) args.push("-map", "0:v")
+    if (options.audio !== false) args.push("-map", `${options.video === false ? 0 : 1}:a`)
+    args.push("-f", "tee", `[f=flv]${options.url}|[f=flv]${options.referenceFlv}`)
+  }
   return args
 }
 
+export interface RunningPublish {
+  readonly pid: number
+  readonly done: Promise<PublishResult>
+  readonly kill: (signal?: NodeJS.Signals) => void
+}
+
 export const ffmpegPublish = (options: PublishOptions, timeoutMs = 60_000): Promise<PublishResult> =>
-  new Promise((resolve) => {
-    const child = spawn("ffmpeg", ffmpegPublishArgs(options), { stdio: ["ignore", "ignore", "pipe"] })
+  startPublish(options, timeoutMs).done
+
+export const startPublish = (options: PublishOptions, timeoutMs = 60_000): RunningPublish => {
+  const child = spawn("ffmpeg", ffmpegPublishArgs(options), { stdio: ["ignore", "ignore", "pipe"] })
+  const done = new Promise<PublishResult>((resolve) => {
     let stderr = ""
     child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()))
     const timer = setTimeout(() => child.kill("SIGKILL"), timeoutMs)
@@ -54,3 +73,5 @@ export const ffmpegPublish = (options: PublishOptions, timeoutMs = 60_000): Prom
       resolve({ code, stderr })
     })
   })
+  return { pid: child.pid!, done, kill: (signal = "SIGTERM") => child.kill(signal) }
+}
