@@ -10,6 +10,8 @@ import { MediaSessions } from "./actors/media-sessions.ts"
 import { recorderEnvironmentLayer } from "./actors/recorder-environment.ts"
 import { CapstanConfig } from "./config/service.ts"
 import { boundPort, serveHttp } from "./http/http-server.ts"
+import { DiskSpace } from "./pipelines/disk-guard.ts"
+import { FinalizerPool } from "./pipelines/finalizer-pool.ts"
 import { RtmpServer } from "./protocols/rtmp/server.ts"
 
 export interface CapstanOptions {
@@ -34,12 +36,18 @@ export class Capstan extends Context.Service<Capstan, {
     return Layer.effect(Capstan, started).pipe(
       Layer.provide(servers),
       Layer.provideMerge(MediaSessions.layer),
+      Layer.provide(DiskSpace.layer),
+      Layer.provide(finalizerPool),
       Layer.provide(recorderEnvironmentLayer),
       Layer.provideMerge(config),
       Layer.provide(NodeServices.layer)
     )
   }
 }
+
+const finalizerPool = Layer.unwrap(
+  Effect.map(CapstanConfig, (config) => FinalizerPool.layer(config.fileRecorderThreadPoolMaxSize))
+)
 
 const servers = Layer.unwrap(Effect.gen(function*() {
   const config = yield* CapstanConfig

@@ -9,6 +9,9 @@ import type { Frame, Track } from "../media/frame.ts"
 import type { PublishRequest } from "../media/publisher.ts"
 import type { ClosedFragment, NameFields } from "../pipelines/recording.ts"
 import { Recording } from "../pipelines/recording.ts"
+import { emptyErrorBudget, type ErrorBudget, errorBudgetReason, ErrorRecovery, record } from "../pipelines/error-budget.ts"
+import { frameProblem } from "../pipelines/frame-check.ts"
+import { NOT_ENOUGH_DISK_SPACE } from "../pipelines/disk-guard.ts"
 import type { Rotation } from "../pipelines/rotation-policy.ts"
 import type { RecordingOverrides, SessionStatus, SessionView } from "./recorder-control.ts"
 import { InvalidRecordingConfig } from "./recorder-control.ts"
@@ -22,7 +25,12 @@ export type SessionCommand =
     readonly overrides: RecordingOverrides
     readonly done: Deferred.Deferred<void, InvalidRecordingConfig>
   }
-  | { readonly kind: "stop"; readonly done: Deferred.Deferred<void> }
+  | {
+    readonly kind: "stop"
+    readonly done: Deferred.Deferred<void> | undefined
+    /** Why the recording stops on its own (disk space); undefined for a stop the client asked for. */
+    readonly reason?: string | undefined
+  }
 
 /** What the session needs from its surroundings: where fragments go once closed. */
 export interface SessionServices {
@@ -51,6 +59,9 @@ export class MediaSession {
   /** Set while the session should record (from publish or the REST API), even before the first keyframe. */
   plan: RecordingPlan | undefined
   recording: Recording | undefined
+  /** Drops frames after an error until the next keyframe; one per recording. */
+  recovery: ErrorRecovery | undefined
+  budget: ErrorBudget | undefined
   recordingExtension = ""
   private nextIndex = 1
 
@@ -124,6 +135,26 @@ export const runSession = Effect.fn("MediaSession.run")(function*(session: Media
     for (const fragment of recording.close()) finalize(fragment, plan.template)
   }
 
+  /** A frame failed to parse, mux or write: count it, and stop the recording once the budget is spent. */
+  const onRecordingError = (message: string) => {
+    const counted = record(session.budget ?? emptyErrorBudget(settings.errorBudget), services.nowMillis())
+    session.budget = counted.budget
+    const stream = session.request.streamName
+    if (counted.exceeded) {
+      session.reason = `recording stopped: ${errorBudgetReason(settings.errorBudget)}; last: ${message}`
+      pending.push(Effect.logError(`recording of ${stream} (${session.id}) ${session.reason}`))
+      stopRecording()
+    } else {
+      pending.push(Effect.logWarning(`recording of ${stream} (${session.id}): dropped a frame: ${message}`))
+      session.recovery?.onError()
+    }
+  }
+
+  const stopRecording = () => {
+    closeRecording()
+    session.plan = undefined
+  }
+
   const openRecording = (plan: RecordingPlan) => {
     const video = session.tracks.find((track) => track.kind === "video")
     const format = settings.formatFor(video?.codec)
@@ -138,6 +169,7 @@ export const runSession = Effect.fn("MediaSession.run")(function*(session: Media
       format,
       tmpPathFor: () => `${settings.tmpDir}/.${session.id}_${session.allocateIndex()}.${format.extension}.tmp`
     }, session.tracks.slice(), services.nowMillis)
+    session.recovery = new ErrorRecovery({ hasVideo: video !== undefined })
   }
 
   const onFrame = (frame: Frame) => {
@@ -146,13 +178,21 @@ export const runSession = Effect.fn("MediaSession.run")(function*(session: Media
     if (session.recording === undefined) openRecording(plan)
     const recording = session.recording!
     const trackIndex = session.tracks.findIndex((track) => track.kind === frame.kind)
+    const track = session.tracks[trackIndex]
+    if (track === undefined) return
+    const problem = frameProblem(track.codec, frame)
+    if (problem !== undefined) return onRecordingError(`malformed ${track.codec} frame at dts ${frame.dts}: ${problem}`)
+    if (!session.recovery!.admit(frame)) return
     const error = recording.push(trackIndex, frame)
     if (recording.hasClosed) for (const fragment of recording.takeClosed()) finalize(fragment, plan.template)
     if (error === undefined) return
-    session.reason = error.code === "ENOSPC" ? "Not enough available disk space" : `write failed: ${error.message}`
-    pending.push(Effect.logError(`recording of ${session.request.streamName} stopped: ${session.reason}`))
-    closeRecording()
-    session.plan = undefined
+    if (error.code === "ENOSPC") {
+      // A full disk stops the recording at once, like the disk guard; the file keeps what reached the disk.
+      session.reason = NOT_ENOUGH_DISK_SPACE
+      pending.push(Effect.logError(`${NOT_ENOUGH_DISK_SPACE}: recording of ${session.request.streamName} stopped`))
+      return stopRecording()
+    }
+    onRecordingError(error.message)
   }
 
   const onTrack = (track: Track) => {
@@ -179,12 +219,16 @@ export const runSession = Effect.fn("MediaSession.run")(function*(session: Media
         closeRecording()
         session.plan = plan
         session.reason = null
+        session.budget = undefined
         return Deferred.succeed(command.done, undefined).pipe(Effect.asVoid)
       }
       case "stop":
-        closeRecording()
-        session.plan = undefined
-        return Deferred.succeed(command.done, undefined).pipe(Effect.asVoid)
+        if (command.reason !== undefined && session.plan !== undefined) {
+          session.reason = command.reason
+          pending.push(Effect.logError(`${command.reason}: recording of ${session.request.streamName} stopped`))
+        }
+        stopRecording()
+        return command.done && Deferred.succeed(command.done, undefined).pipe(Effect.asVoid)
     }
   }
 

@@ -6,9 +6,11 @@
 import * as crypto from "node:crypto"
 import * as fs from "node:fs"
 import type { Cause } from "effect"
-import { Clock, Context, Deferred, Effect, Fiber, FiberSet, Layer, PubSub, Queue, Semaphore } from "effect"
+import { Clock, Context, Deferred, Effect, Fiber, FiberSet, Layer, PubSub, Queue } from "effect"
 import type { Publication, PublishRequest } from "../media/publisher.ts"
 import { Publisher, PublishRejected } from "../media/publisher.ts"
+import { DiskSpace, diskCheckSchedule, hasEnoughSpace, NOT_ENOUGH_DISK_SPACE } from "../pipelines/disk-guard.ts"
+import { FinalizerPool } from "../pipelines/finalizer-pool.ts"
 import type { FinalizedRecording } from "./fragment-finalizer.ts"
 import { finalizeFragment } from "./fragment-finalizer.ts"
 import type { SessionCommand } from "./media-session.ts"
@@ -27,14 +29,19 @@ export class MediaSessions extends Context.Service<MediaSessions, {
   readonly finalized: PubSub.PubSub<FinalizedRecording>
 }>()("capstan/actors/MediaSessions") {
   /** Provides MediaSessions, the Publisher port for the protocols and RecorderControl for the HTTP API. */
-  static readonly layer: Layer.Layer<MediaSessions | Publisher | RecorderControl, never, RecorderEnvironment> = Layer
+  static readonly layer: Layer.Layer<
+    MediaSessions | Publisher | RecorderControl,
+    never,
+    RecorderEnvironment | DiskSpace | FinalizerPool
+  > = Layer
     .effectContext(Effect.gen(function*() {
       const { settings, runHook } = yield* RecorderEnvironment
+      const diskSpace = yield* DiskSpace
       const clock = yield* Clock.Clock
       const finalized = yield* PubSub.unbounded<FinalizedRecording>()
       const finalizers = yield* FiberSet.make<void>()
       const sessionFibers = yield* FiberSet.make<void>()
-      const pool = yield* Semaphore.make(Math.max(1, settings.finalizerPoolSize))
+      const pool = yield* FinalizerPool
       const sessions = new Map<string, MediaSession>()
       const ended: Array<string> = []
 
@@ -52,12 +59,41 @@ export class MediaSessions extends Context.Service<MediaSessions, {
         finalize: (_session: MediaSession, fragment: Parameters<typeof finalizeFragment>[1], template: string) =>
           FiberSet.run(
             finalizers,
-            Semaphore.withPermit(pool)(finalizeFragment(finalizerServices, fragment, template)).pipe(
+            pool.run(finalizeFragment(finalizerServices, fragment, template)).pipe(
               Effect.catchCause((cause) => Effect.logError("finalizer failed", cause)),
               Effect.uninterruptible
             )
           )
       }
+
+      const recordingDirs = Array.from(new Set([settings.recordDir, settings.tmpDir]))
+      /** Whether every directory recordings write to has file_recorder_min_space left; logs when one has not. */
+      const enoughSpace = Effect.gen(function*() {
+        for (const dir of recordingDirs) {
+          const available = yield* diskSpace.available(dir).pipe(
+            Effect.catchTag("DiskSpaceUnknown", (error) =>
+              Effect.as(Effect.logWarning(`disk space of ${dir} unknown: ${error.reason}`), Infinity))
+          )
+          if (!hasEnoughSpace(available, settings.minSpaceBytes)) {
+            yield* Effect.logError(
+              `${NOT_ENOUGH_DISK_SPACE} in ${dir}: ${available} bytes left, file_recorder_min_space is ` +
+                `${settings.minSpaceBytes}`
+            )
+            return false
+          }
+        }
+        return true
+      })
+
+      // The disk guard: while anything records, check the space periodically and stop recordings cleanly
+      // (finalized, hook run) when it runs low.
+      yield* Effect.gen(function*() {
+        const recording = Array.from(sessions.values()).filter((session) => session.plan !== undefined)
+        if (recording.length === 0 || (yield* enoughSpace)) return
+        for (const session of recording) {
+          Queue.offerUnsafe(session.queue, { kind: "stop", done: undefined, reason: NOT_ENOUGH_DISK_SPACE })
+        }
+      }).pipe(Effect.repeat(diskCheckSchedule), Effect.forkScoped)
 
       const forget = (id: string) => {
         ended.push(id)
@@ -75,7 +111,8 @@ export class MediaSessions extends Context.Service<MediaSessions, {
         const session = new MediaSession(id, request, queue)
         if (request.record && settings.recordStreams) {
           const plan = planRecording(settings, {})
-          if (!(plan instanceof InvalidRecordingConfig)) session.plan = plan
+          if (!(yield* enoughSpace)) session.reason = NOT_ENOUGH_DISK_SPACE
+          else if (!(plan instanceof InvalidRecordingConfig)) session.plan = plan
         }
         sessions.set(id, session)
         const fiber = yield* FiberSet.run(
@@ -158,8 +195,11 @@ export class MediaSessions extends Context.Service<MediaSessions, {
           })
         ),
         startRecording: (mediaSessionId: string, overrides: RecordingOverrides) =>
-          Effect.flatMap(find(mediaSessionId), (session) =>
-            command<InvalidRecordingConfig>(session, (done) => ({ kind: "start", overrides, done }))),
+          Effect.gen(function*() {
+            const session = yield* find(mediaSessionId)
+            if (!(yield* enoughSpace)) return yield* new RecorderFailure({ reason: NOT_ENOUGH_DISK_SPACE })
+            return yield* command<InvalidRecordingConfig>(session, (done) => ({ kind: "start", overrides, done }))
+          }),
         stopRecording: (mediaSessionId: string) =>
           Effect.flatMap(find(mediaSessionId), (session) => command<never>(session, (done) => ({ kind: "stop", done })))
       })

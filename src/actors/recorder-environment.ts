@@ -9,6 +9,7 @@ import { parseRotation } from "../config/rotation.ts"
 import { CapstanConfig } from "../config/service.ts"
 import type { VideoCodec } from "../media/frame.ts"
 import { containerFormats } from "../containers/container-formats.ts"
+import { makeErrorBudgetPolicy } from "../pipelines/error-budget.ts"
 import { recordFileName } from "../pipelines/naming/record-name.ts"
 import { renderTemplate, templateProblem } from "../pipelines/naming/template.ts"
 import type { NameFields } from "../pipelines/recording.ts"
@@ -34,7 +35,11 @@ export const recorderEnvironmentLayer: Layer.Layer<
         rotation: config.recordRotation,
         audioBufferMax: config.recordAudioBufferMaxSize,
         stopTimeoutSeconds: Duration.toSeconds(config.recordStopTimeout),
-        finalizerPoolSize: config.fileRecorderThreadPoolMaxSize,
+        errorBudget: makeErrorBudgetPolicy({
+          interval: config.fileRecorderErrorInterval,
+          maxErrors: config.fileRecorderMaxErrorsPerInterval
+        }),
+        minSpaceBytes: config.fileRecorderMinSpace,
         hookScript,
         hookTimeoutSeconds: Duration.toSeconds(config.onRecordHookTimeout),
         formatFor: (videoCodec) =>

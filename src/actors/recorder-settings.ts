@@ -6,6 +6,7 @@ import type { Effect } from "effect"
 import { Context } from "effect"
 import type { ContainerFormat } from "../pipelines/container-format.ts"
 import type { NameFields } from "../pipelines/recording.ts"
+import type { ErrorBudgetPolicy } from "../pipelines/error-budget.ts"
 import type { Rotation } from "../pipelines/rotation-policy.ts"
 
 export interface RecorderSettings {
@@ -17,8 +18,10 @@ export interface RecorderSettings {
   readonly rotation: Rotation
   readonly audioBufferMax: number
   readonly stopTimeoutSeconds: number
-  /** file_recorder_thread_pool_max_size: how many files are finalized at once. */
-  readonly finalizerPoolSize: number
+  /** file_recorder_error_interval and file_recorder_max_errors_per_interval. */
+  readonly errorBudget: ErrorBudgetPolicy
+  /** file_recorder_min_space in bytes, checked in record_dir and record_tmp_dir. */
+  readonly minSpaceBytes: number
   readonly hookScript: string | undefined
   readonly hookTimeoutSeconds: number
   /** The container for a set of tracks (record_formats, record_h264_to_ts, audio-only to MP4). */
