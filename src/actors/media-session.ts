@@ -242,10 +242,13 @@ export const runSession = Effect.fn("MediaSession.run")(function*(session: Media
       if (pending.length > 0) yield* Effect.forEach(pending.splice(0), (effect) => effect, { discard: true })
     }
   })
-  yield* drain.pipe(Effect.catchIf(Cause.isDone, () => Effect.void))
-  closeRecording()
-  yield* Effect.forEach(pending.splice(0), (effect) => effect, { discard: true })
-  yield* Fiber.joinAll(finalizing)
+  // However the drain ends (the publisher left, a bug threw, the server shuts down), what was recorded is
+  // finalized: the tail runs uninterruptibly and waits for every fragment's file.
+  const tail = Effect.suspend(() => {
+    closeRecording()
+    return Effect.forEach(pending.splice(0), (effect) => effect, { discard: true })
+  }).pipe(Effect.andThen(Effect.suspend(() => Fiber.awaitAll(finalizing))))
+  yield* drain.pipe(Effect.catchIf(Cause.isDone, () => Effect.void), Effect.ensuring(tail))
 })
 
 const sameTrack = (a: Track, b: Track): boolean =>
