@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Runs every test on a fresh Debian machine: installs the real peers the tests drive (ffmpeg, mkvtoolnix,
-# nginx with the RTMP module), the npm dependencies (which pin Node 22), then type-checks and runs vitest.
+# Runs every test on a fresh Debian machine: installs the real peers the tests drive (ffmpeg, mkvtoolnix, nginx
+# with the RTMP module, Chromium, a GStreamer RTSP server), the npm dependencies (which pin Node 22), then
+# type-checks and runs vitest.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -10,6 +11,15 @@ command -v ffprobe >/dev/null 2>&1 || need+=(ffmpeg)
 command -v mkvmerge >/dev/null 2>&1 || need+=(mkvtoolnix)
 command -v nginx >/dev/null 2>&1 || need+=(nginx)
 ls /usr/lib/nginx/modules/ngx_rtmp_module.so >/dev/null 2>&1 || need+=(libnginx-mod-rtmp)
+command -v chromium >/dev/null 2>&1 || need+=(chromium)
+command -v fallocate >/dev/null 2>&1 || need+=(util-linux)
+command -v ip >/dev/null 2>&1 || need+=(iproute2)
+# The RTSP camera stand-in: GStreamer's RTSP server through its Python bindings, with the codec plugins.
+/usr/bin/python3 -c 'import gi; gi.require_version("GstRtspServer", "1.0")' >/dev/null 2>&1 || need+=(
+  gstreamer1.0-rtsp gir1.2-gst-rtsp-server-1.0 python3-gi python3-gst-1.0 gstreamer1.0-tools
+  gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly
+  gstreamer1.0-libav
+)
 if [ ${#need[@]} -gt 0 ]; then
   echo "installing test peers: ${need[*]}"
   SUDO=""
