@@ -1,8 +1,8 @@
 import { assert, describe, it } from "@effect/vitest"
 import type { Frame, Track } from "../src/media/frame.ts"
-import { parseAudioSpecificConfig } from "../src/protocols/rtmp/aac-config.ts"
+import { parseAudioSpecificConfig } from "../src/media/aac-config.ts"
 import { FlvDemuxer, type FlvSink } from "../src/protocols/rtmp/flv.ts"
-import { parseAvcDecoderConfig, parseSps } from "../src/protocols/rtmp/h264-sps.ts"
+import { parseAvcDecoderConfig, parseSps } from "../src/media/h264-sps.ts"
 
 const hex = (s: string) => Buffer.from(s.replace(/\s+/g, ""), "hex")
 

@@ -3,8 +3,8 @@
  * messages carry them, turned into the core's tracks and frames: H.264 (AVC) video and AAC audio.
  */
 import type { AudioTrack, Frame, Track, VideoTrack } from "../../media/frame.ts"
-import { parseAudioSpecificConfig } from "./aac-config.ts"
-import { parseAvcDecoderConfig, parseSps } from "./h264-sps.ts"
+import { parseAudioSpecificConfig } from "../../media/aac-config.ts"
+import { parseAvcDecoderConfig, parseSps } from "../../media/h264-sps.ts"
 
 /** RTMP media timestamps are milliseconds. */
 export const RTMP_TIMESCALE = 1000
