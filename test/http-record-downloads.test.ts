@@ -40,6 +40,7 @@ const unusedControl = Layer.succeed(RecorderControl, RecorderControl.of({
   listSessions: Effect.die("unused"),
   startRecording: () => Effect.die("unused"),
   stopRecording: () => Effect.die("unused"),
+  listFinished: () => Effect.die("unused"),
   listRecordings: Effect.die("unused")
 }))
 

@@ -38,6 +38,8 @@ const inMemoryControl = Layer.sync(RecorderControl, () => {
   }
   return RecorderControl.of({
     listSessions: Effect.sync(() => [...sessions.values()]),
+    listFinished: (mediaSessionId) =>
+      Effect.map(find(mediaSessionId), (found) => [{ fileName: `${found.name}.mp4`, mediaSessionId, streamName: found.name }]),
     startRecording: (mediaSessionId, overrides) =>
       Effect.gen(function*() {
         const found = yield* find(mediaSessionId)
@@ -287,7 +289,8 @@ layer(server)("recorder REST API", (it) => {
         "/rest-api/stream/stopRecording",
         "/rest-api/recorder/startup",
         "/rest-api/recorder/terminate",
-        "/rest-api/recorder/find_all"
+        "/rest-api/recorder/find_all",
+        "/rest-api/recorder/finished"
       ]
       assert.deepStrictEqual(Object.keys(document.paths).sort(), [...paths].sort())
       for (const path of paths) {

@@ -117,6 +117,9 @@ describe("recorder REST API end to end", () => {
     const frames = countFrames(file, 0)
     assert.isAtLeast(frames, 60, "about three seconds of 30 fps video")
     assert.isAtMost(frames, 150)
+    const finished = await post(server, "/rest-api/recorder/finished", { mediaSessionId })
+    assert.strictEqual(finished.status, 200)
+    assert.deepStrictEqual(finished.json[0], { fileName: name, mediaSessionId, streamName: "cam" })
     const idle = (await post(server, "/rest-api/recorder/find_all")).json
     assert.isUndefined(idle.find((r: any) => r.mediaSessionId === mediaSessionId))
 

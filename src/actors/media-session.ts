@@ -63,6 +63,8 @@ export class MediaSession {
   recovery: ErrorRecovery | undefined
   budget: ErrorBudget | undefined
   recordingExtension = ""
+  /** Names of the files finalized for this session, newest last. */
+  readonly finished: Array<string> = []
   private nextIndex = 1
 
   constructor(id: string, request: PublishRequest, queue: Queue.Queue<SessionCommand, Cause.Done>) {
@@ -220,6 +222,8 @@ export const runSession = Effect.fn("MediaSession.run")(function*(session: Media
         session.plan = plan
         session.reason = null
         session.budget = undefined
+        // The new file starts at a keyframe; publishers that can send one on request are asked to.
+        session.request.requestKeyframe?.()
         return Deferred.succeed(command.done, undefined).pipe(Effect.asVoid)
       }
       case "stop":

@@ -5,6 +5,7 @@
  */
 import * as crypto from "node:crypto"
 import * as fs from "node:fs"
+import * as path from "node:path"
 import type { Cause } from "effect"
 import { Clock, Context, Deferred, Effect, Fiber, FiberSet, Layer, PubSub, Queue } from "effect"
 import type { Publication, PublishRequest } from "../media/publisher.ts"
@@ -51,7 +52,11 @@ export class MediaSessions extends Context.Service<MediaSessions, {
       const finalizerServices = {
         settings,
         runHook,
-        onFinalized: (recording: FinalizedRecording) => PubSub.publish(finalized, recording).pipe(Effect.asVoid)
+        onFinalized: (recording: FinalizedRecording) =>
+          Effect.suspend(() => {
+            sessions.get(recording.mediaSessionId)?.finished.push(path.basename(recording.path))
+            return PubSub.publish(finalized, recording)
+          }).pipe(Effect.asVoid)
       }
       const sessionServices = {
         settings,
@@ -199,6 +204,18 @@ export class MediaSessions extends Context.Service<MediaSessions, {
             const session = yield* find(mediaSessionId)
             if (!(yield* enoughSpace)) return yield* new RecorderFailure({ reason: NOT_ENOUGH_DISK_SPACE })
             return yield* command<InvalidRecordingConfig>(session, (done) => ({ kind: "start", overrides, done }))
+          }),
+        listFinished: (mediaSessionId: string) =>
+          Effect.suspend(() => {
+            const session = sessions.get(mediaSessionId)
+            if (session === undefined) {
+              return Effect.fail(new SessionNotFound({ mediaSessionId, reason: `no media session ${mediaSessionId}` }))
+            }
+            return Effect.succeed(session.finished.map((fileName) => ({
+              fileName,
+              mediaSessionId,
+              streamName: session.request.streamName
+            })).reverse())
           }),
         stopRecording: (mediaSessionId: string) =>
           Effect.flatMap(find(mediaSessionId), (session) => command<never>(session, (done) => ({ kind: "stop", done })))

@@ -34,6 +34,14 @@ export const RecordingView = Schema.Struct({
 })
 export type RecordingView = typeof RecordingView.Type
 
+/** A file a session finished recording (beyond the manual: what its getRecordInfo() gives a web page). */
+export const FinishedRecording = Schema.Struct({
+  fileName: Schema.String,
+  mediaSessionId: Schema.String,
+  streamName: Schema.String
+})
+export type FinishedRecording = typeof FinishedRecording.Type
+
 /** Per-recording settings that override the server's (`config` of /rest-api/recorder/startup). */
 export interface RecordingOverrides {
   readonly fileTemplate?: string | undefined
@@ -62,4 +70,6 @@ export class RecorderControl extends Context.Service<RecorderControl, {
   ) => Effect.Effect<void, SessionNotFound | InvalidRecordingConfig | RecorderFailure>
   readonly stopRecording: (mediaSessionId: string) => Effect.Effect<void, SessionNotFound | RecorderFailure>
   readonly listRecordings: Effect.Effect<ReadonlyArray<RecordingView>>
+  /** Files finalized for a session (the last ones first), kept while the registry remembers the session. */
+  readonly listFinished: (mediaSessionId: string) => Effect.Effect<ReadonlyArray<FinishedRecording>, SessionNotFound>
 }>()("capstan/actors/RecorderControl") {}

@@ -5,7 +5,7 @@
  */
 import { Schema } from "effect"
 import { HttpApi, HttpApiEndpoint, HttpApiGroup, HttpApiSchema, OpenApi } from "effect/http-api"
-import { RecordingView, SessionView } from "../actors/recorder-control.ts"
+import { FinishedRecording, RecordingView, SessionView } from "../actors/recorder-control.ts"
 
 /** Where the OpenAPI 3.1 document of this contract is served. */
 export const openApiPath = "/rest-api/openapi.json"
@@ -97,6 +97,15 @@ export const RecorderGroup = HttpApiGroup.make("recorder")
     success: Schema.Array(RecordingView),
     error: BadRequest
   }))
+  .add(HttpApiEndpoint.post("finished", "/finished", {
+    payload: StopRecordingRequest,
+    success: Schema.Array(FinishedRecording),
+    error: [BadRequest, SessionNotFoundBody]
+  }).annotate(
+    OpenApi.Description,
+    "Beyond the manual: the files a session finished recording, newest first, as the manual's getRecordInfo() " +
+      "gives them to a web page."
+  ))
   .prefix("/rest-api/recorder")
 
 export const RecorderApi = HttpApi.make("capstan")

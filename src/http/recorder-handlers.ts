@@ -31,7 +31,7 @@ const decodeRecordingFilter = decodeJsonBody(RecordingFilter)
 const decodeStart = decodeJsonBody(StartRecordingRequest)
 const decodeStop = decodeJsonBody(StopRecordingRequest)
 
-/** The three operations behind both groups' endpoints, bound to the port. */
+/** The operations behind both groups' endpoints, bound to the port. */
 const makeOperations = Effect.gen(function*() {
   const control = yield* RecorderControl
   return {
@@ -49,6 +49,10 @@ const makeOperations = Effect.gen(function*() {
       const { mediaSessionId } = yield* decodeStop(request)
       yield* control.stopRecording(mediaSessionId).pipe(Effect.mapError(toErrorBody))
       return {}
+    }),
+    findFinished: Effect.fn("RecorderApi.findFinished")(function*(request: HttpServerRequest.HttpServerRequest) {
+      const { mediaSessionId } = yield* decodeStop(request)
+      return yield* control.listFinished(mediaSessionId).pipe(Effect.mapError(toErrorBody))
     }),
     findRecordings: Effect.fn("RecorderApi.findRecordings")(function*(request: HttpServerRequest.HttpServerRequest) {
       const { mediaSessionId } = yield* decodeRecordingFilter(request)
@@ -74,7 +78,8 @@ export const RecorderHandlers = HttpApiBuilder.group(RecorderApi, "recorder", (h
     handlers
       .handleRaw("startup", ({ request }) => operations.startRecording(request))
       .handleRaw("terminate", ({ request }) => operations.stopRecording(request))
-      .handleRaw("findAll", ({ request }) => operations.findRecordings(request))))
+      .handleRaw("findAll", ({ request }) => operations.findRecordings(request))
+      .handleRaw("finished", ({ request }) => operations.findFinished(request))))
 
 /** Both groups' handlers; they need RecorderControl when the server is built. */
 export const RecorderApiHandlers = Layer.mergeAll(StreamHandlers, RecorderHandlers)

@@ -20,6 +20,11 @@ export interface PublishRequest {
   readonly remoteAddress: string
   /** Whether the protocol's own rules ask for recording (e.g. record_flash_published_streams). */
   readonly record: boolean
+  /**
+   * Asks the publisher for a keyframe (WebRTC PLI/FIR), when a recording waits for one. Protocols that
+   * cannot ask (RTMP, MPEG-TS) leave it out.
+   */
+  readonly requestKeyframe?: (() => void) | undefined
 }
 
 export class PublishRejected extends Schema.TaggedError<PublishRejected>()("PublishRejected", {
