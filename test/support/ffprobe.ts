@@ -8,7 +8,13 @@ import type { Frame, Track } from "../../src/media/frame.ts"
 
 const TIMEOUT_MS = 60_000
 
-const run = (command: string, args: ReadonlyArray<string>): { stdout: string; stderr: string; status: number | null } => {
+interface Ran {
+  readonly stdout: string
+  readonly stderr: string
+  readonly status: number | null
+}
+
+const run = (command: string, args: ReadonlyArray<string>): Ran => {
   const result = spawnSync(command, args, { encoding: "utf8", timeout: TIMEOUT_MS, maxBuffer: 512 * 1024 * 1024 })
   if (result.error !== undefined) throw result.error
   return { stdout: result.stdout, stderr: result.stderr, status: result.status }
@@ -44,7 +50,9 @@ export const probe = (path: string): Probe => ffprobeJson(["-show_streams", "-sh
 
 /** Frames ffprobe decodes in one stream (`-count_frames`). */
 export const countFrames = (path: string, stream: number): number => {
-  const out = ffprobeJson(["-count_frames", "-select_streams", String(stream), "-show_entries", "stream=nb_read_frames", path])
+  const out = ffprobeJson([
+    "-count_frames", "-select_streams", String(stream), "-show_entries", "stream=nb_read_frames", path
+  ])
   return Number(out.streams[0].nb_read_frames)
 }
 
@@ -61,18 +69,23 @@ export interface ProbedPacket {
   readonly keyframe: boolean
   readonly discard: boolean
   readonly size: number
+  /** Byte offset of the packet in the file. */
+  readonly pos: number
 }
 
 /** Packets of one stream in file (decode) order, timestamps in the stream's time_base. */
 export const packets = (path: string, stream: number): Array<ProbedPacket> => {
-  const out = ffprobeJson(["-select_streams", String(stream), "-show_entries", "packet=pts,dts,duration,flags,size", path])
+  const out = ffprobeJson([
+    "-select_streams", String(stream), "-show_entries", "packet=pts,dts,duration,flags,size,pos", path
+  ])
   return out.packets.map((p: any) => ({
     pts: Number(p.pts),
     dts: Number(p.dts),
     duration: Number(p.duration),
     keyframe: String(p.flags).includes("K"),
     discard: String(p.flags).includes("D"),
-    size: Number(p.size)
+    size: Number(p.size),
+    pos: Number(p.pos)
   }))
 }
 
@@ -146,7 +159,8 @@ export interface SourcePacket extends ProbedPacket {
 
 /** Streams and packets with their bytes (`-show_data`), in file order: an independent demuxer for test sources. */
 export const readMedia = (path: string): { streams: Array<SourceStream>; packets: Array<SourcePacket> } => {
-  const { stdout, status, stderr } = run("ffprobe", ["-v", "error", "-show_streams", "-show_packets", "-show_data", path])
+  const args = ["-v", "error", "-show_streams", "-show_packets", "-show_data", path]
+  const { stdout, status, stderr } = run("ffprobe", args)
   if (status !== 0) throw new Error(`ffprobe -show_data ${path} failed: ${stderr}`)
   const streams: Array<SourceStream> = []
   const packetList: Array<SourcePacket> = []
@@ -175,6 +189,7 @@ export const readMedia = (path: string): { streams: Array<SourceStream>; packets
         keyframe: flags.includes("K"),
         discard: flags.includes("D"),
         size: Number(field("size")),
+        pos: Number(field("pos")),
         data: dataField(section, "data")
       })
     }
