@@ -8,6 +8,7 @@ import * as path from "node:path"
 import { assert, describe, it } from "@effect/vitest"
 import { startCapstan, tempDir } from "./support/capstan-process.ts"
 import { ffmpegPublish } from "./support/ffmpeg-publish.ts"
+import { until } from "./support/wait.ts"
 
 const serveWith = (text: string) => {
   const dir = tempDir("cli")
@@ -59,8 +60,7 @@ describe("capstan serve", () => {
     try {
       const published = await ffmpegPublish({ url: `rtmp://127.0.0.1:${server.rtmpPort}/live/hooked`, seconds: 1 })
       assert.strictEqual(published.code, 0)
-      const deadline = Date.now() + 15_000
-      while (!fs.existsSync(out) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 100))
+      await until("the hook's output", () => (fs.existsSync(out) ? true : undefined))
       const [count, streamName, file] = fs.readFileSync(out, "utf8").trim().split("\n")
       assert.strictEqual(count, "2")
       assert.strictEqual(streamName, "hooked")

@@ -9,18 +9,7 @@ import { assert, describe, it } from "@effect/vitest"
 import { type CapstanProcess, startCapstan, tempDir } from "./support/capstan-process.ts"
 import { ffmpegPublish, startPublish } from "./support/ffmpeg-publish.ts"
 import { countFrames, decodeErrors, packets } from "./support/ffprobe.ts"
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
-
-const until = async <A>(what: string, poll: () => A | undefined | Promise<A | undefined>, timeoutMs = 20_000) => {
-  const deadline = Date.now() + timeoutMs
-  while (Date.now() < deadline) {
-    const value = await poll()
-    if (value !== undefined) return value
-    await sleep(100)
-  }
-  throw new Error(`timed out waiting for ${what}`)
-}
+import { sleep, until } from "./support/wait.ts"
 
 const findAll = async (server: CapstanProcess) => {
   const response = await fetch(server.url("/rest-api/stream/find_all"), { method: "POST", body: "{}" })

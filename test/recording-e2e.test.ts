@@ -8,19 +8,10 @@ import { afterAll, assert, beforeAll, describe, it } from "@effect/vitest"
 import { type CapstanProcess, startCapstan } from "./support/capstan-process.ts"
 import { ffmpegPublish, startPublish } from "./support/ffmpeg-publish.ts"
 import { countFrames, decodeErrors, packets, probe, topLevelBoxes } from "./support/ffprobe.ts"
-
-const waitFor = async <A>(what: string, poll: () => A | undefined, timeoutMs = 20_000): Promise<A> => {
-  const deadline = Date.now() + timeoutMs
-  while (Date.now() < deadline) {
-    const value = poll()
-    if (value !== undefined) return value
-    await new Promise((resolve) => setTimeout(resolve, 100))
-  }
-  throw new Error(`timed out waiting for ${what}`)
-}
+import { until } from "./support/wait.ts"
 
 const recordingNamed = (server: CapstanProcess, name: string) =>
-  waitFor(`${name} in ${server.recordDir}`, () => {
+  until(`${name} in ${server.recordDir}`, () => {
     const file = path.join(server.recordDir, name)
     return fs.existsSync(file) ? file : undefined
   })

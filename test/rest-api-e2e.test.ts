@@ -9,6 +9,7 @@ import { afterAll, assert, beforeAll, describe, it } from "@effect/vitest"
 import { type CapstanProcess, startCapstan } from "./support/capstan-process.ts"
 import { type RunningPublish, startPublish } from "./support/ffmpeg-publish.ts"
 import { countFrames, decodeErrors, probe } from "./support/ffprobe.ts"
+import { until } from "./support/wait.ts"
 
 const post = async (server: CapstanProcess, pathname: string, body?: unknown, raw?: string) => {
   const response = await fetch(server.url(pathname), {
@@ -18,16 +19,6 @@ const post = async (server: CapstanProcess, pathname: string, body?: unknown, ra
   })
   const text = await response.text()
   return { status: response.status, cors: response.headers.get("access-control-allow-origin"), json: text ? JSON.parse(text) : undefined }
-}
-
-const until = async <A>(what: string, poll: () => Promise<A | undefined>, timeoutMs = 15_000): Promise<A> => {
-  const deadline = Date.now() + timeoutMs
-  while (Date.now() < deadline) {
-    const value = await poll()
-    if (value !== undefined) return value
-    await new Promise((resolve) => setTimeout(resolve, 100))
-  }
-  throw new Error(`timed out waiting for ${what}`)
 }
 
 /** A GET with the path sent exactly as written (fetch would normalise `..` and escapes). */
