@@ -7,9 +7,11 @@ import { NodeServices } from "@effect/platform-node"
 import { Context, Effect, Layer } from "effect"
 import { HttpServer } from "effect/http"
 import { MediaSessions } from "./actors/media-sessions.ts"
+import { MultiRecorders } from "./actors/multi-recorders.ts"
 import { recorderEnvironmentLayer } from "./actors/recorder-environment.ts"
 import { CapstanConfig } from "./config/service.ts"
-import { boundPort, serveHttp } from "./http/http-server.ts"
+import { boundPort, httpRoutes, serveRoutes } from "./http/http-server.ts"
+import { multiRecorderRoutes } from "./http/multi-recorder-api.ts"
 import { DiskSpace } from "./pipelines/disk-guard.ts"
 import { FinalizerPool } from "./pipelines/finalizer-pool.ts"
 import { RtmpServer } from "./protocols/rtmp/server.ts"
@@ -35,6 +37,7 @@ export class Capstan extends Context.Service<Capstan, {
       : CapstanConfig.layerFromProperties(options.properties)
     return Layer.effect(Capstan, started).pipe(
       Layer.provide(servers),
+      Layer.provideMerge(MultiRecorders.layer),
       Layer.provideMerge(MediaSessions.layer),
       Layer.provide(DiskSpace.layer),
       Layer.provide(finalizerPool),
@@ -57,13 +60,16 @@ const servers = Layer.unwrap(Effect.gen(function*() {
       port: config.rtmpPort,
       record: config.recordFlashPublishedStreams
     }),
-    serveHttp({
-      host: config.bindAddress,
-      port: config.httpPort,
-      quiet: true,
-      recordDir: config.recordDir,
-      contentDisposition: config.recordResponseContentDispositionHeaderValue
-    })
+    serveRoutes(
+      Layer.mergeAll(
+        httpRoutes({
+          recordDir: config.recordDir,
+          contentDisposition: config.recordResponseContentDispositionHeaderValue
+        }),
+        multiRecorderRoutes
+      ),
+      { host: config.bindAddress, port: config.httpPort, quiet: true }
+    )
   )
 }))
 

@@ -58,6 +58,7 @@ const testLayer = (overrides: Partial<RecorderSettings>) => {
     audioBufferMax: 100,
     stopTimeoutSeconds: 15,
     hookScript: undefined,
+    multiRecordDir: dir,
     hookTimeoutSeconds: 60,
     errorBudget: defaultErrorBudgetPolicy,
     minSpaceBytes: 0,
@@ -68,7 +69,11 @@ const testLayer = (overrides: Partial<RecorderSettings>) => {
     ...overrides
   }
   const layer = MediaSessions.layer.pipe(
-    Layer.provide(Layer.succeed(RecorderEnvironment, RecorderEnvironment.of({ settings, runHook: () => Effect.void }))),
+    Layer.provide(Layer.succeed(RecorderEnvironment, RecorderEnvironment.of({
+      settings,
+      runHook: () => Effect.void,
+      runMultiHook: () => Effect.void
+    }))),
     Layer.provide(DiskSpace.layerTest(Ref.makeUnsafe(Number.MAX_SAFE_INTEGER))),
     Layer.provide(FinalizerPool.layer(2))
   )

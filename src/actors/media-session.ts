@@ -12,6 +12,7 @@ import { Recording } from "../pipelines/recording.ts"
 import { emptyErrorBudget, type ErrorBudget, errorBudgetReason, ErrorRecovery, record } from "../pipelines/error-budget.ts"
 import { frameProblem } from "../pipelines/frame-check.ts"
 import { NOT_ENOUGH_DISK_SPACE } from "../pipelines/disk-guard.ts"
+import type { StreamTap } from "../pipelines/multi-recording.ts"
 import type { Rotation } from "../pipelines/rotation-policy.ts"
 import type { RecordingOverrides, SessionStatus, SessionView } from "./recorder-control.ts"
 import { InvalidRecordingConfig } from "./recorder-control.ts"
@@ -63,6 +64,8 @@ export class MediaSession {
   recovery: ErrorRecovery | undefined
   budget: ErrorBudget | undefined
   recordingExtension = ""
+  /** Multi-recordings this session's frames also go to, by recorder uri. */
+  readonly taps = new Map<string, StreamTap>()
   /** Names of the files finalized for this session, newest last. */
   readonly finished: Array<string> = []
   private nextIndex = 1
@@ -176,14 +179,19 @@ export const runSession = Effect.fn("MediaSession.run")(function*(session: Media
 
   const onFrame = (frame: Frame) => {
     const plan = session.plan
-    if (plan === undefined) return
-    if (session.recording === undefined) openRecording(plan)
-    const recording = session.recording!
+    if (plan === undefined && session.taps.size === 0) return
     const trackIndex = session.tracks.findIndex((track) => track.kind === frame.kind)
     const track = session.tracks[trackIndex]
     if (track === undefined) return
     const problem = frameProblem(track.codec, frame)
-    if (problem !== undefined) return onRecordingError(`malformed ${track.codec} frame at dts ${frame.dts}: ${problem}`)
+    if (problem !== undefined) {
+      if (plan !== undefined) onRecordingError(`malformed ${track.codec} frame at dts ${frame.dts}: ${problem}`)
+      return
+    }
+    for (const tap of session.taps.values()) tap.push(track, frame)
+    if (plan === undefined) return
+    if (session.recording === undefined) openRecording(plan)
+    const recording = session.recording!
     if (!session.recovery!.admit(frame)) return
     const error = recording.push(trackIndex, frame)
     if (recording.hasClosed) for (const fragment of recording.takeClosed()) finalize(fragment, plan.template)

@@ -41,6 +41,7 @@ export const recorderEnvironmentLayer: Layer.Layer<
         }),
         minSpaceBytes: config.fileRecorderMinSpace,
         hookScript,
+        multiRecordDir: config.multiRecordDir,
         hookTimeoutSeconds: Duration.toSeconds(config.onRecordHookTimeout),
         formatFor: (videoCodec) =>
           formats(recordContainerFor(config.recordFormats, config.recordH264ToTs, videoCodec as VideoCodec | undefined)),
@@ -61,6 +62,14 @@ export const recorderEnvironmentLayer: Layer.Layer<
             Effect.asVoid,
             Effect.provideService(ChildProcessSpawner.ChildProcessSpawner, spawner)
           )
-      return RecorderEnvironment.of({ settings, runHook })
+      const multiHookScript = Option.getOrUndefined(config.onMultipleRecordHookScript)
+      const runMultiHook = (uri: string, filePath: string) =>
+        multiHookScript === undefined
+          ? Effect.logInfo(`multi-recording ${uri} finished: ${filePath}`)
+          : runRecordHook({ script: multiHookScript, streamName: uri, filePath, timeout: config.onRecordHookTimeout }).pipe(
+            Effect.asVoid,
+            Effect.provideService(ChildProcessSpawner.ChildProcessSpawner, spawner)
+          )
+      return RecorderEnvironment.of({ settings, runHook, runMultiHook })
     })
   )

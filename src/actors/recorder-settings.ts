@@ -23,6 +23,8 @@ export interface RecorderSettings {
   /** file_recorder_min_space in bytes, checked in record_dir and record_tmp_dir. */
   readonly minSpaceBytes: number
   readonly hookScript: string | undefined
+  /** multi_record_dir: where multi-stream recordings are written. */
+  readonly multiRecordDir: string
   readonly hookTimeoutSeconds: number
   /** The container for a set of tracks (record_formats, record_h264_to_ts, audio-only to MP4). */
   readonly formatFor: (videoCodec: string | undefined) => ContainerFormat
@@ -39,4 +41,9 @@ export class RecorderEnvironment extends Context.Service<RecorderEnvironment, {
   readonly settings: RecorderSettings
   /** Runs on_record_hook_script for a finished file; logs and swallows its failures. */
   readonly runHook: (streamName: string, filePath: string) => Effect.Effect<void>
+  /**
+   * Runs on_multiple_record_hook_script with (recorder uri, absolute file path) for a finished multi-recording;
+   * without one, the built-in offline mixer. Logs and swallows failures.
+   */
+  readonly runMultiHook: (uri: string, filePath: string) => Effect.Effect<void>
 }>()("capstan/actors/RecorderEnvironment") {}

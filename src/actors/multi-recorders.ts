@@ -1,0 +1,157 @@
+/**
+ * The multi-recorders (manual: "Multirecorder REST API"): each records several media sessions into one MP4,
+ * keyed by its uri. Streams are tapped in the session actors' own fibers, so a stream's frames reach the file
+ * in order; the file is finalized in the finalizer pool, then on_multiple_record_hook_script runs.
+ */
+import * as fs from "node:fs"
+import * as path from "node:path"
+import { Clock, Context, Effect, Layer, Schema } from "effect"
+import { Mp4Recorder } from "../containers/isobmff/index.ts"
+import { FinalizerPool } from "../pipelines/finalizer-pool.ts"
+import { MultiRecording } from "../pipelines/multi-recording.ts"
+import { multiRecorderStreamName } from "../pipelines/naming/template.ts"
+import { MediaSessions } from "./media-sessions.ts"
+import { RecorderFailure } from "./recorder-control.ts"
+import { RecorderEnvironment } from "./recorder-settings.ts"
+
+export class MultiRecorderNotFound extends Schema.TaggedError<MultiRecorderNotFound>()("MultiRecorderNotFound", {
+  reason: Schema.String
+}, { httpApiStatus: 404 }) {}
+
+export class MultiRecorderConflict extends Schema.TaggedError<MultiRecorderConflict>()("MultiRecorderConflict", {
+  reason: Schema.String
+}, { httpApiStatus: 409 }) {}
+
+export const MultiRecorderView = Schema.Struct({
+  mediaSessionsId: Schema.Array(Schema.String),
+  uri: Schema.String,
+  fileName: Schema.String
+})
+export type MultiRecorderView = typeof MultiRecorderView.Type
+
+export class MultiRecorders extends Context.Service<MultiRecorders, {
+  readonly startup: (uri: string) => Effect.Effect<void, MultiRecorderConflict | RecorderFailure>
+  readonly add: (uri: string, mediaSessionId: string) => Effect.Effect<void, MultiRecorderNotFound | MultiRecorderConflict>
+  readonly remove: (uri: string, mediaSessionId: string) => Effect.Effect<void, MultiRecorderNotFound>
+  readonly terminate: (uri: string) => Effect.Effect<void, MultiRecorderNotFound | RecorderFailure>
+  readonly list: Effect.Effect<ReadonlyArray<MultiRecorderView>>
+}>()("capstan/actors/MultiRecorders") {
+  static readonly layer: Layer.Layer<MultiRecorders, never, MediaSessions | RecorderEnvironment | FinalizerPool> = Layer
+    .effect(
+      MultiRecorders,
+      Effect.gen(function*() {
+        const sessions = yield* MediaSessions
+        const { runMultiHook, settings } = yield* RecorderEnvironment
+        const pool = yield* FinalizerPool
+        const clock = yield* Clock.Clock
+        const nowMillis = () => clock.currentTimeMillisUnsafe()
+        const recorders = new Map<string, MultiRecording>()
+        yield* Effect.sync(() => fs.mkdirSync(settings.multiRecordDir, { recursive: true }))
+
+        /** The file name, as the manual renders it: the uri as stream name, -1 for the stream-clock times. */
+        const fileName = (recording: MultiRecording, endMillis: number | undefined) =>
+          settings.fileName(settings.template, {
+            streamName: multiRecorderStreamName(recording.uri),
+            mediaSessionId: "",
+            sessionId: "",
+            login: "",
+            videoCodec: "",
+            audioCodec: "",
+            startTime: -1,
+            endTime: -1,
+            durationMillis: endMillis === undefined ? undefined : endMillis - recording.startMillis,
+            startTimeMillis: recording.startMillis,
+            endTimeMillis: endMillis,
+            index: 1,
+            rotating: false
+          }, "mp4")
+
+        const find = (uri: string) => {
+          const recording = recorders.get(uri)
+          return recording === undefined
+            ? Effect.fail(new MultiRecorderNotFound({ reason: `no multi-recorder ${uri}` }))
+            : Effect.succeed(recording)
+        }
+
+        const untapAll = (recording: MultiRecording) => {
+          for (const id of recording.taps.keys()) sessions.get(id)?.taps.delete(recording.uri)
+          recording.taps.clear()
+        }
+
+        /** Finalizes in the pool, uninterruptibly, then runs the hook; a shutdown waits for it. */
+        const finish = (recording: MultiRecording) =>
+          Effect.gen(function*() {
+            untapAll(recording)
+            const finalPath = path.join(settings.multiRecordDir, fileName(recording, nowMillis()))
+            const info = yield* pool.run(recording.recorder.finalize({ finalPath }))
+            yield* Effect.logInfo(`multi-recorded ${recording.uri} to ${info.path} (${info.tracks.length} tracks)`)
+            yield* runMultiHook(recording.uri, info.path)
+          }).pipe(
+            Effect.catchTag("Mp4WriteError", (error) =>
+              error.reason === "NoSamples"
+                ? Effect.andThen(recording.recorder.abort(), Effect.logInfo(`multi-recorder ${recording.uri}: nothing recorded`))
+                : Effect.fail(new RecorderFailure({ reason: `multi-recorder ${recording.uri}: ${error.message}` }))),
+            Effect.uninterruptible
+          )
+
+        yield* Effect.addFinalizer(() =>
+          Effect.forEach([...recorders.values()], (recording) => Effect.ignore(finish(recording)), { discard: true })
+        )
+
+        return MultiRecorders.of({
+          startup: Effect.fn("MultiRecorders.startup")(function*(uri: string) {
+            if (recorders.has(uri)) return yield* new MultiRecorderConflict({ reason: `multi-recorder ${uri} is running` })
+            const tmpPath = path.join(settings.tmpDir, `.multi-${multiRecorderStreamName(uri)}-${nowMillis()}.mp4.tmp`)
+            const recorder = yield* Mp4Recorder.open({ tmpPath, creationTime: nowMillis() }).pipe(
+              Effect.mapError((error) => new RecorderFailure({ reason: error.message }))
+            )
+            const warned = new Set<string>()
+            recorders.set(uri, new MultiRecording({
+              uri,
+              recorder,
+              nowMillis,
+              onRejected: (message) => {
+                if (warned.has(message)) return
+                warned.add(message)
+                Effect.runFork(Effect.logWarning(`multi-recorder ${uri}: ${message}`))
+              }
+            }))
+            yield* Effect.logInfo(`multi-recorder ${uri} started`)
+          }),
+          add: Effect.fn("MultiRecorders.add")(function*(uri: string, mediaSessionId: string) {
+            const recording = yield* find(uri)
+            const session = sessions.get(mediaSessionId)
+            if (session === undefined || session.status !== "PUBLISHING") {
+              return yield* new MultiRecorderNotFound({ reason: `no publishing media session ${mediaSessionId}` })
+            }
+            if (recording.taps.has(mediaSessionId)) {
+              return yield* new MultiRecorderConflict({ reason: `${mediaSessionId} is already in ${uri}` })
+            }
+            const tap = recording.tap(mediaSessionId, session.request.streamName, () =>
+              session.tracks.some((track) => track.kind === "video"))
+            session.taps.set(uri, tap)
+            session.request.requestKeyframe?.()
+          }),
+          remove: Effect.fn("MultiRecorders.remove")(function*(uri: string, mediaSessionId: string) {
+            const recording = yield* find(uri)
+            if (recording.untap(mediaSessionId) === undefined) {
+              return yield* new MultiRecorderNotFound({ reason: `${mediaSessionId} is not in ${uri}` })
+            }
+            sessions.get(mediaSessionId)?.taps.delete(uri)
+          }),
+          terminate: Effect.fn("MultiRecorders.terminate")(function*(uri: string) {
+            const recording = yield* find(uri)
+            recorders.delete(uri)
+            yield* finish(recording)
+          }),
+          list: Effect.sync(() =>
+            [...recorders.values()].map((recording) => ({
+              mediaSessionsId: [...recording.taps.keys()],
+              uri: recording.uri,
+              fileName: fileName(recording, undefined)
+            }))
+          )
+        })
+      })
+    )
+}

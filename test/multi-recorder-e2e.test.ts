@@ -1,0 +1,116 @@
+/**
+ * The multi-recorder end to end: real ffmpeg RTMP publishers joining and leaving one multi-recording through the
+ * manual's REST API, the file judged by ffprobe (tracks, names) and mp4box (edit lists that start with a pause).
+ */
+import * as fs from "node:fs"
+import * as path from "node:path"
+import { assert, describe, it } from "@effect/vitest"
+import { createFile, MP4BoxBuffer } from "mp4box"
+import { type CapstanProcess, startCapstan, tempDir } from "./support/capstan-process.ts"
+import { startPublish } from "./support/ffmpeg-publish.ts"
+import { countFrames, decodeErrors, probe } from "./support/ffprobe.ts"
+import { sleep, until } from "./support/wait.ts"
+
+const post = async (server: CapstanProcess, pathname: string, body: unknown) => {
+  const response = await fetch(server.url(pathname), { method: "POST", body: JSON.stringify(body) })
+  return { status: response.status, json: await response.json() as any }
+}
+
+const sessionId = (server: CapstanProcess, name: string) =>
+  until(`session ${name}`, async () => {
+    const { json } = await post(server, "/rest-api/stream/find_all", { name })
+    const session = json.find((s: any) => s.status === "PUBLISHING" && s.tracks.length === 2)
+    return session?.mediaSessionId as string | undefined
+  })
+
+/** Edit lists of every track, in movie timescale units, read by mp4box. */
+const editLists = (file: string) =>
+  new Promise<Array<{ id: number; entries: Array<{ segment_duration: number; media_time: number }> }>>((resolve, reject) => {
+    const mp4 = createFile()
+    mp4.onError = (error: unknown) => reject(error)
+    mp4.onReady = () => {
+      const moov = (mp4 as any).moov
+      resolve(moov.traks.map((trak: any) => ({ id: trak.tkhd.track_id, entries: trak.edts?.elst.entries ?? [] })))
+    }
+    const bytes = fs.readFileSync(file)
+    mp4.appendBuffer(MP4BoxBuffer.fromArrayBuffer(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.length), 0))
+    mp4.flush()
+  })
+
+describe("multiple recorder", () => {
+  it("records streams that join, leave and come back into one MP4 with paused edit lists", async () => {
+    const dir = tempDir("multi")
+    const hookOut = path.join(dir, "hook.out")
+    const hook = path.join(dir, "multi-hook.sh")
+    fs.writeFileSync(hook, `#!/bin/sh\necho "$1|$2" > ${JSON.stringify(hookOut)}\n`, { mode: 0o755 })
+    const server = await startCapstan({
+      record_streams: "false",
+      multi_record_dir: path.join(dir, "multi"),
+      stream_record_policy_template: "{streamName}-{startTime}-{startTimeMillis}-{endTime}-{endTimeMillis}",
+      on_multiple_record_hook_script: hook
+    }, { dir })
+    const alice = startPublish({ url: `rtmp://127.0.0.1:${server.rtmpPort}/live/alice`, seconds: 14, realtime: true })
+    const bob = startPublish({
+      url: `rtmp://127.0.0.1:${server.rtmpPort}/live/bob`,
+      seconds: 14,
+      realtime: true,
+      size: "320x240"
+    })
+    try {
+      const uri = "multi-recorder://test-record"
+      const aliceId = await sessionId(server, "alice")
+      const bobId = await sessionId(server, "bob")
+      assert.strictEqual((await post(server, "/rest-api/multipleRecorder/startup", { uri })).status, 200)
+      assert.strictEqual((await post(server, "/rest-api/multipleRecorder/startup", { uri })).status, 409)
+      assert.strictEqual((await post(server, "/rest-api/multipleRecorder/add", { uri, mediaSessionId: aliceId })).status, 200)
+      assert.strictEqual((await post(server, "/rest-api/multipleRecorder/add", { uri, mediaSessionId: aliceId })).status, 409)
+      const unknown = await post(server, "/rest-api/multipleRecorder/add", { uri, mediaSessionId: "nope" })
+      assert.strictEqual(unknown.status, 404)
+      assert.strictEqual((await post(server, "/rest-api/multipleRecorder/add", { uri: "multi-recorder://none", mediaSessionId: aliceId })).status, 404)
+      assert.strictEqual((await post(server, "/rest-api/multipleRecorder/add", { mediaSessionId: aliceId })).status, 400)
+      await sleep(2000)
+      assert.strictEqual((await post(server, "/rest-api/multipleRecorder/add", { uri, mediaSessionId: bobId })).status, 200)
+      const listed = (await post(server, "/rest-api/multipleRecorder/find_all", {})).json
+      assert.deepStrictEqual(listed[0].mediaSessionsId, [aliceId, bobId])
+      assert.strictEqual(listed[0].uri, uri)
+      assert.match(listed[0].fileName, /^multi-recorder___test-record--1-\d+--1-\{endTimeMillis\}\.mp4$/)
+      await sleep(3000)
+      assert.strictEqual((await post(server, "/rest-api/multipleRecorder/remove", { uri, mediaSessionId: bobId })).status, 200)
+      assert.strictEqual((await post(server, "/rest-api/multipleRecorder/remove", { uri, mediaSessionId: bobId })).status, 404)
+      await sleep(2000)
+      assert.strictEqual((await post(server, "/rest-api/multipleRecorder/add", { uri, mediaSessionId: bobId })).status, 200)
+      await sleep(2000)
+      assert.strictEqual((await post(server, "/rest-api/multipleRecorder/terminate", { uri })).status, 200)
+      assert.strictEqual((await post(server, "/rest-api/multipleRecorder/terminate", { uri })).status, 404)
+
+      const line = await until("the multiple record hook", () =>
+        fs.existsSync(hookOut) ? fs.readFileSync(hookOut, "utf8").trim() : undefined)
+      const [hookUri, file] = line.split("|")
+      assert.strictEqual(hookUri, uri)
+      assert.match(path.basename(file!), /^multi-recorder___test-record--1-\d+--1-\d+\.mp4$/)
+      assert.strictEqual(path.dirname(file!), path.join(dir, "multi"))
+
+      const streams = probe(file!).streams
+      assert.deepStrictEqual(streams.map((s) => s.codec_type), ["video", "audio", "video", "audio", "video", "audio"])
+      const names = streams.map((s: any) => s.tags?.handler_name)
+      assert.deepStrictEqual(names, [
+        `capstan:${aliceId}:alice`, `capstan:${aliceId}:alice`,
+        `capstan:${bobId}:bob`, `capstan:${bobId}:bob`,
+        `capstan:${bobId}:bob`, `capstan:${bobId}:bob`
+      ])
+      assert.strictEqual(decodeErrors(file!), "")
+      const edits = await editLists(file!)
+      assert.deepStrictEqual(edits.map((e) => e.id), [1, 2, 3, 4, 5, 6])
+      // Alice starts with the file; Bob's two appearances start with a pause of about 2 s and 7 s.
+      assert.strictEqual(edits[0]!.entries.filter((entry) => entry.media_time === -1).length, 0)
+      const pauseMs = (track: number) => edits[track]!.entries.find((entry) => entry.media_time === -1)?.segment_duration
+      assert.approximately(pauseMs(2)!, 2000, 800)
+      assert.approximately(pauseMs(4)!, 7000, 1000)
+      assert.isAbove(countFrames(file!, 2), 60)
+    } finally {
+      alice.kill("SIGKILL")
+      bob.kill("SIGKILL")
+      await server.stop()
+    }
+  })
+})
