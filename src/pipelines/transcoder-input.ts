@@ -1,0 +1,95 @@
+/**
+ * How each audio codec MP4 cannot keep is handed to ffmpeg on stdin: Opus in an Ogg stream (RFC 7845), G.711 as raw
+ * A-law/mu-law bytes. Each input knows how long a frame lasts and how to write silence, so gaps can be filled.
+ */
+import type { AudioTrack } from "../media/frame.ts"
+import { OggOpusWriter } from "./ogg-opus-writer.ts"
+import { OPUS_RATE, OPUS_SILENCE_PACKET, OPUS_SILENCE_SAMPLES, opusPacketSamples } from "./opus-packet.ts"
+
+export interface TranscoderInput {
+  /** ffmpeg options describing stdin, placed before `-i pipe:0`. */
+  readonly ffmpegArgs: ReadonlyArray<string>
+  /** Samples per second of the stream on stdin. */
+  readonly rate: number
+  /** The smallest silence `encode` can insert, in samples. */
+  readonly silenceUnit: number
+  /** Whether `encode` can cut samples off the start of a frame (to remove an overlap exactly). */
+  readonly canTrim: boolean
+  /** Bytes that must open the stream (Ogg headers), or none. */
+  readonly header: Uint8Array
+  /** Samples in one frame's data; 0 for data that cannot be fed (empty or malformed). */
+  samples(data: Uint8Array): number
+  /** The stdin bytes for `silence` samples of silence, then the frame without its first `trim` samples. */
+  encode(data: Uint8Array, silence: number, trim: number): Uint8Array
+}
+
+const concat = (parts: ReadonlyArray<Uint8Array>): Uint8Array => {
+  if (parts.length === 1) return parts[0]!
+  let length = 0
+  for (const part of parts) length += part.length
+  const out = new Uint8Array(length)
+  let at = 0
+  for (const part of parts) {
+    out.set(part, at)
+    at += part.length
+  }
+  return out
+}
+
+/** Opus: one Ogg page per packet; silence as 20 ms silent packets. Packets cannot be cut, so `trim` is ignored. */
+const opusInput = (channels: number): TranscoderInput => {
+  const ogg = new OggOpusWriter(0x43617073) // "Caps"
+  return {
+    ffmpegArgs: ["-f", "ogg"],
+    rate: OPUS_RATE,
+    silenceUnit: OPUS_SILENCE_SAMPLES,
+    canTrim: false,
+    header: ogg.headers(channels),
+    samples: opusPacketSamples,
+    encode: (data, silence) => {
+      const pages: Array<Uint8Array> = []
+      for (let filled = 0; filled < silence; filled += OPUS_SILENCE_SAMPLES) {
+        pages.push(ogg.packet(OPUS_SILENCE_PACKET, OPUS_SILENCE_SAMPLES))
+      }
+      pages.push(ogg.packet(data, opusPacketSamples(data)))
+      return concat(pages)
+    }
+  }
+}
+
+/** The code of a zero sample: A-law inverts the even bits of 0x80 (G.711 Table 1a), mu-law codes +0 as 0xFF. */
+const G711_SILENCE = { PCMA: 0xd5, PCMU: 0xff } as const
+
+/** G.711: one byte per sample and channel, interleaved; silence and trimming are exact. */
+const g711Input = (codec: "PCMA" | "PCMU", rate: number, channels: number): TranscoderInput => ({
+  ffmpegArgs: ["-f", codec === "PCMA" ? "alaw" : "mulaw", "-ar", String(rate), "-ac", String(channels)],
+  rate,
+  silenceUnit: 1,
+  canTrim: true,
+  header: new Uint8Array(0),
+  samples: (data) => Math.floor(data.length / channels),
+  encode: (data, silence, trim) => {
+    if (silence === 0 && trim === 0) return data
+    const body = data.subarray(trim * channels)
+    const out = new Uint8Array(silence * channels + body.length)
+    out.fill(G711_SILENCE[codec], 0, silence * channels)
+    out.set(body, silence * channels)
+    return out
+  }
+})
+
+/** The stdin format for `track`, or why it cannot be transcoded. */
+export const transcoderInput = (track: AudioTrack): TranscoderInput | string => {
+  const channels = Math.max(1, track.channels)
+  switch (track.codec) {
+    case "OPUS":
+      // Mapping family 0 (RFC 7845 5.1.1) covers mono and stereo; a stereo decoder also plays mono packets.
+      return opusInput(Math.min(channels, 2))
+    case "PCMA":
+    case "PCMU":
+      if (!(track.sampleRate > 0)) return `${track.codec} at sample rate ${track.sampleRate}`
+      return g711Input(track.codec, track.sampleRate, channels)
+    default:
+      return `input codec ${track.codec} (the transcoder takes OPUS, PCMA and PCMU)`
+  }
+}
