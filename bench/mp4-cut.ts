@@ -2,7 +2,8 @@
  * Latency of 10-second MP4 cuts (cutMp4) from a one-hour 1080p30 3 Mbit/s H.264 + AAC recording, at its start,
  * middle and end, against reading the whole file once: the cut's cost must follow the cut, not the recording.
  * The hour is the 20 s bench fixture looped with `ffmpeg -stream_loop -c copy -movflags +faststart` (moov first, as
- * Capstan records by default). Prints a Markdown table for BENCHMARKS.md ("MP4 cut latency").
+ * Capstan records by default). Each case runs cold (the file's pages dropped from the page cache first, with
+ * `dd iflag=nocache count=0`) and warm. Prints a Markdown table for BENCHMARKS.md ("MP4 cut latency").
  * Run: `npx node bench/mp4-cut.ts [--keep]` (the 1.4 GB hour is made under the OS temp dir, removed unless --keep).
  */
 import { spawnSync } from "node:child_process"
@@ -135,8 +136,10 @@ const main = async () => {
   const wholeCold = await runs(true, timeWholeRead)
   const wholeWarm = await runs(false, timeWholeRead)
   const load = os.loadavg().map((l) => l.toFixed(1)).join(" ")
-  console.log(`Machine: ${os.cpus().length} cores (${os.cpus()[0]?.model ?? "unknown"}), Node ${process.version}, load ${load}.`)
-  console.log(`Recording: ${(size / 1e9).toFixed(2)} GB, ${HOUR} s; cut / recording length = ${(CUT / HOUR).toFixed(5)}.`)
+  const cpu = os.cpus()[0]?.model ?? "unknown"
+  console.log(`Machine: ${os.cpus().length} cores (${cpu}), Node ${process.version}, load average ${load}.`)
+  const gb = (size / 1e9).toFixed(2)
+  console.log(`Recording: ${gb} GB, ${HOUR} s; cut / recording length = ${(CUT / HOUR).toFixed(5)}.`)
   console.log("")
   console.log("| case | cold cache, median of 5 (range) | warm cache, median of 5 (range) | cut size | read from the " +
     "source | cut span | ffmpeg -ss -c copy, warm (median of 3) |")
@@ -144,9 +147,8 @@ const main = async () => {
   console.log(`| first cut of a fresh process (60 s), cold cache and JIT | ${first.ms.toFixed(0)} ms | | | | | |`)
   for (const row of rows) console.log(row)
   console.log(`| index only (box headers + moov, parsed) | ${ms(indexCold)} | ${ms(indexWarm)} | | | | |`)
-  console.log(
-    `| whole-file read, 4 MiB blocks | ${ms(wholeCold)} | ${ms(wholeWarm)} | | ${(size / 1e6).toFixed(0)} MB (100%) | | |`
-  )
+  const mb = (size / 1e6).toFixed(0)
+  console.log(`| whole-file read, 4 MiB blocks | ${ms(wholeCold)} | ${ms(wholeWarm)} | | ${mb} MB (100%) | | |`)
   if (!keep) fs.rmSync(dir, { recursive: true, force: true })
 }
 

@@ -12,6 +12,7 @@ import { recorderEnvironmentLayer } from "./actors/recorder-environment.ts"
 import { CapstanConfig } from "./config/service.ts"
 import { boundPort, httpRoutes, serveRoutes } from "./http/http-server.ts"
 import { multiRecorderRoutes } from "./http/multi-recorder-api.ts"
+import { RecordCuts } from "./http/record-cuts.ts"
 import { DiskSpace } from "./pipelines/disk-guard.ts"
 import { FinalizerPool } from "./pipelines/finalizer-pool.ts"
 import { RtmpServer } from "./protocols/rtmp/server.ts"
@@ -69,7 +70,7 @@ const servers = Layer.unwrap(Effect.gen(function*() {
         multiRecorderRoutes
       ),
       { host: config.bindAddress, port: config.httpPort, quiet: true }
-    )
+    ).pipe(Layer.provide(RecordCuts.layer({ cutterDir: config.mp4CutterDir })))
   )
 }))
 

@@ -124,6 +124,23 @@ describe("recorder REST API end to end", () => {
     assert.strictEqual(part.status, 206)
     assert.strictEqual(part.headers["content-range"], `bytes 100-199/${bytes.length}`)
     assert.isTrue(part.body.equals(bytes.subarray(100, 200)))
+
+    // A time range is cut from the MP4 without re-encoding, stored next to it, and sent again when asked again.
+    const base = name.replace(/\.mp4$/, "")
+    const cut = await rawGet(server, `/client/records/${encodeURIComponent(name)}?start=1&end=2`)
+    assert.strictEqual(cut.status, 200)
+    assert.strictEqual(cut.headers["content-disposition"], `inline;filename="${base}-s1-e2.mp4"`)
+    const stored = path.join(server.recordDir, `${base}-s1-e2.mp4`)
+    assert.isTrue(cut.body.equals(fs.readFileSync(stored)))
+    assert.strictEqual(decodeErrors(stored), "")
+    const cutDuration = Number(probe(stored).format.duration)
+    assert.isAtLeast(cutDuration, 1)
+    assert.isAtMost(cutDuration, 2.1, "starts at the keyframe at or before 1 s (GOP 1 s)")
+    const mtime = fs.statSync(stored).mtimeMs
+    assert.strictEqual((await rawGet(server, `/client/records/${encodeURIComponent(name)}?start=1&end=2`)).status, 200)
+    assert.strictEqual(fs.statSync(stored).mtimeMs, mtime, "the stored cut is reused")
+    const bad = await rawGet(server, `/client/records/${encodeURIComponent(name)}?start=5&end=2`)
+    assert.strictEqual(bad.status, 400)
   })
 
   it("refuses every path out of record_dir", async () => {

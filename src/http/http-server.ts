@@ -7,6 +7,7 @@ import { Effect, Layer } from "effect"
 import { HttpRouter, HttpServer } from "effect/http"
 import { HttpApiBuilder } from "effect/http-api"
 import { createServer } from "node:http"
+import { RecordCuts } from "./record-cuts.ts"
 import { recordDownloadRoutes, type RecordDownloadsOptions } from "./record-downloads.ts"
 import { openApiPath, RecorderApi } from "./recorder-api.ts"
 import { RecorderApiHandlers } from "./recorder-handlers.ts"
@@ -51,10 +52,16 @@ export const serveRoutes = <E, R>(routes: Layer.Layer<never, E, R>, options: Lis
     Layer.provide(NodeHttpServer.layerHttpServices)
   )
 
-export interface HttpServerOptions extends ListenOptions, RecordDownloadsOptions {}
+export interface HttpServerOptions extends ListenOptions, RecordDownloadsOptions {
+  /** mp4_cutter_dir: where time-range cuts are stored; record_dir when left out. */
+  readonly cutterDir?: string | undefined
+}
 
-/** The whole HTTP layer on one port. Requires RecorderControl. */
-export const serveHttp = (options: HttpServerOptions) => serveRoutes(httpRoutes(options), options)
+/** The whole HTTP layer on one port, time-range cuts included. Requires RecorderControl. */
+export const serveHttp = (options: HttpServerOptions) =>
+  serveRoutes(httpRoutes(options), options).pipe(
+    Layer.provide(RecordCuts.layer({ cutterDir: options.cutterDir ?? options.recordDir }))
+  )
 
 /** The TCP port the server is bound to (useful after listening on port 0). */
 export const boundPort: Effect.Effect<number, never, HttpServer.HttpServer> = Effect.map(

@@ -6,6 +6,7 @@
 import { Effect, FileSystem, Path } from "effect"
 import { HttpRouter, HttpServerRequest, HttpServerResponse } from "effect/http"
 import { contentRange, parseRange, unsatisfiedRange } from "./byte-range.ts"
+import { recordCutErrorResponse, RecordCuts, searchParamsOf } from "./record-cuts.ts"
 import {
   contentDisposition,
   type ContentDispositionType,
@@ -60,23 +61,29 @@ const serve = Effect.fn("RecordDownloads.serve")(function*(options: RecordDownlo
   if (path.dirname(realFile) !== realDir || refusedRecordFileName(path.basename(realFile)) !== undefined) {
     return noSuchFile(name)
   }
-  const info = yield* fs.stat(realFile).pipe(Effect.option)
+  // `?start=S&end=E` on an MP4 serves the cut of that range (made once, then stored); other files are sent whole.
+  const cuts = yield* RecordCuts
+  const cut = yield* cuts.cutFor({ path: realFile, name }, searchParamsOf(request.url)).pipe(Effect.result)
+  if (cut._tag === "Failure") return recordCutErrorResponse(cut.failure)
+  const servedFile = cut.success?.path ?? realFile
+  const servedName = cut.success?.fileName ?? name
+  const info = yield* fs.stat(servedFile).pipe(Effect.option)
   if (info._tag === "None" || info.value.type !== "File") return noSuchFile(name)
   const size = Number(info.value.size)
 
   const headers = {
     "accept-ranges": "bytes",
-    "content-disposition": contentDisposition(options.contentDisposition, name)
+    "content-disposition": contentDisposition(options.contentDisposition, servedName)
   }
-  const contentType = recordContentType(name)
+  const contentType = recordContentType(servedName)
   const range = parseRange(request.headers["range"], size)
   switch (range._tag) {
     case "Unsatisfiable":
       return HttpServerResponse.empty({ status: 416, headers: { ...headers, "content-range": unsatisfiedRange(size) } })
     case "Whole":
-      return yield* HttpServerResponse.file(realFile, { headers, contentType, offset: 0, bytesToRead: size })
+      return yield* HttpServerResponse.file(servedFile, { headers, contentType, offset: 0, bytesToRead: size })
     case "Part":
-      return yield* HttpServerResponse.file(realFile, {
+      return yield* HttpServerResponse.file(servedFile, {
         status: 206,
         headers: { ...headers, "content-range": contentRange(range, size) },
         contentType,
