@@ -12,8 +12,11 @@ import { recorderEnvironmentLayer } from "./actors/recorder-environment.ts"
 import { CapstanConfig } from "./config/service.ts"
 import { boundPort, httpRoutes, serveRoutes } from "./http/http-server.ts"
 import { multiRecorderRoutes } from "./http/multi-recorder-api.ts"
+import { mpegTsApiRoutes } from "./http/mpegts-api.ts"
 import { RecordCuts } from "./http/record-cuts.ts"
+import { MpegTsIngest } from "./protocols/mpegts/mpegts-ingest.ts"
 import { DiskSpace } from "./pipelines/disk-guard.ts"
+import { AudioTranscoder } from "./pipelines/audio-transcoder.ts"
 import { FinalizerPool } from "./pipelines/finalizer-pool.ts"
 import { RtmpServer } from "./protocols/rtmp/server.ts"
 
@@ -42,6 +45,7 @@ export class Capstan extends Context.Service<Capstan, {
       Layer.provideMerge(MediaSessions.layer),
       Layer.provide(DiskSpace.layer),
       Layer.provide(finalizerPool),
+      Layer.provide(AudioTranscoder.layer),
       Layer.provide(recorderEnvironmentLayer),
       Layer.provideMerge(config),
       Layer.provide(NodeServices.layer)
@@ -67,10 +71,14 @@ const servers = Layer.unwrap(Effect.gen(function*() {
           recordDir: config.recordDir,
           contentDisposition: config.recordResponseContentDispositionHeaderValue
         }),
-        multiRecorderRoutes
+        multiRecorderRoutes,
+        mpegTsApiRoutes
       ),
       { host: config.bindAddress, port: config.httpPort, quiet: true }
-    ).pipe(Layer.provide(RecordCuts.layer({ cutterDir: config.mp4CutterDir })))
+    ).pipe(
+      Layer.provide(RecordCuts.layer({ cutterDir: config.mp4CutterDir })),
+      Layer.provide(MpegTsIngest.layer({ host: config.bindAddress, record: true, timeout: config.mpegtsStreamTimeout }))
+    )
   )
 }))
 

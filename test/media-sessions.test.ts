@@ -18,6 +18,8 @@ import type { ContainerFormat } from "../src/pipelines/container-format.ts"
 import { DiskSpace } from "../src/pipelines/disk-guard.ts"
 import { defaultErrorBudgetPolicy } from "../src/pipelines/error-budget.ts"
 import { FinalizerPool } from "../src/pipelines/finalizer-pool.ts"
+import { AudioTranscoder } from "../src/pipelines/audio-transcoder.ts"
+import { NodeServices } from "@effect/platform-node"
 
 const video: Track = { kind: "video", codec: "H264", timescale: 1000, width: 320, height: 240, config: new Uint8Array([1]) }
 // One IDR NAL in AVCC, so the frame check passes.
@@ -59,6 +61,7 @@ const testLayer = (overrides: Partial<RecorderSettings>) => {
     stopTimeoutSeconds: 15,
     hookScript: undefined,
     multiRecordDir: dir,
+    transcode: { sampleRate: 44100, channels: 2, bitrateMode: 5, ffmpegPath: undefined },
     hookTimeoutSeconds: 60,
     errorBudget: defaultErrorBudgetPolicy,
     minSpaceBytes: 0,
@@ -75,7 +78,9 @@ const testLayer = (overrides: Partial<RecorderSettings>) => {
       runMultiHook: () => Effect.void
     }))),
     Layer.provide(DiskSpace.layerTest(Ref.makeUnsafe(Number.MAX_SAFE_INTEGER))),
-    Layer.provide(FinalizerPool.layer(2))
+    Layer.provide(FinalizerPool.layer(2)),
+    Layer.provide(AudioTranscoder.layer),
+    Layer.provide(NodeServices.layer)
   )
   return { dir, layer }
 }

@@ -4,8 +4,9 @@
  * rotator) and hands closed fragments to the finalizer. Start and stop commands travel through the
  * same queue, so they apply between two frames and never race the writer.
  */
-import { Cause, Deferred, Effect, Fiber, Queue } from "effect"
-import type { Frame, Track } from "../media/frame.ts"
+import { Cause, Deferred, Effect, Exit, Fiber, Queue, Scope } from "effect"
+import type { AudioTrack, Frame, Track } from "../media/frame.ts"
+import type { Transcoder, TranscoderError } from "../pipelines/audio-transcoder.ts"
 import type { PublishRequest } from "../media/publisher.ts"
 import type { ClosedFragment, NameFields } from "../pipelines/recording.ts"
 import { Recording } from "../pipelines/recording.ts"
@@ -43,7 +44,21 @@ export interface SessionServices {
     template: string
   ) => Effect.Effect<Fiber.Fiber<void>>
   readonly nowMillis: () => number
+  /**
+   * Starts an AAC transcoder for audio the recording's container cannot keep (Opus, G.711 into MP4), living in
+   * `scope`; its frames come back through `onFrame`, from its own fiber.
+   */
+  readonly startTranscoder: (
+    input: AudioTrack,
+    onFrame: (frame: Frame) => void,
+    onError: (message: string) => void,
+    scope: Scope.Scope
+  ) => Effect.Effect<Transcoder, TranscoderError>
 }
+
+/** Audio codecs MP4 recordings transcode to AAC. */
+const needsAac = (track: Track | undefined): track is AudioTrack =>
+  track !== undefined && track.kind === "audio" && track.codec !== "AAC"
 
 interface RecordingPlan {
   readonly template: string
@@ -64,6 +79,8 @@ export class MediaSession {
   recovery: ErrorRecovery | undefined
   budget: ErrorBudget | undefined
   recordingExtension = ""
+  /** The AAC transcoder of the audio track, while MP4 recordings need one. */
+  transcoder: Transcoder | "starting" | "failed" | undefined
   /** Multi-recordings this session's frames also go to, by recorder uri. */
   readonly taps = new Map<string, StreamTap>()
   /** Names of the files finalized for this session, newest last. */
@@ -125,6 +142,7 @@ export const planRecording = (
 /** The session's fiber: drains the queue until the publisher leaves, then closes the last fragment. */
 export const runSession = Effect.fn("MediaSession.run")(function*(session: MediaSession, services: SessionServices) {
   const { settings } = services
+  const scope = yield* Scope.make()
   const pending: Array<Effect.Effect<void>> = []
   const finalizing: Array<Fiber.Fiber<void>> = []
   const finalize = (fragment: ClosedFragment, template: string) =>
@@ -160,9 +178,51 @@ export const runSession = Effect.fn("MediaSession.run")(function*(session: Media
     session.plan = undefined
   }
 
-  const openRecording = (plan: RecordingPlan) => {
+  /** The audio frames of the transcoder, recorded as they come back (the tracks' order is kept by kind). */
+  const onTranscoded = (frame: Frame) => {
+    const plan = session.plan
+    const recording = session.recording
+    if (plan === undefined || recording === undefined) return
+    pushToRecording(recording, plan, session.tracks.findIndex((track) => track.kind === "audio"), frame)
+  }
+
+  const startTranscoder = (input: AudioTrack) => {
+    session.transcoder = "starting"
+    pending.push(
+      services.startTranscoder(input, onTranscoded, (message) => {
+        session.transcoder = "failed"
+        onRecordingError(`audio transcoder: ${message}`)
+      }, scope).pipe(
+        Effect.matchEffect({
+          onSuccess: (transcoder) => Effect.sync(() => (session.transcoder = transcoder)),
+          onFailure: (error) =>
+            Effect.sync(() => {
+              session.transcoder = "failed"
+              onRecordingError(`audio transcoder: ${error.message}`)
+            })
+        })
+      )
+    )
+  }
+
+  /**
+   * Opens the recording, or returns false while it cannot be opened yet: an MP4 recording of Opus or G.711 audio
+   * waits for its AAC transcoder to start.
+   */
+  const openRecording = (plan: RecordingPlan): boolean => {
     const video = session.tracks.find((track) => track.kind === "video")
     const format = settings.formatFor(video?.codec)
+    const audio = session.tracks.find((track) => track.kind === "audio")
+    let tracks: ReadonlyArray<Track> = session.tracks
+    if (format.name === "mp4" && needsAac(audio)) {
+      const transcoder = session.transcoder
+      if (transcoder === undefined) startTranscoder(audio)
+      if (transcoder === undefined || transcoder === "starting") return false
+      // A transcoder that failed leaves the audio out; the budget already counted it.
+      tracks = transcoder === "failed"
+        ? session.tracks.filter((track) => track.kind !== "audio")
+        : session.tracks.map((track) => (track.kind === "audio" ? transcoder.output : track))
+    }
     session.recordingExtension = format.extension
     session.recording = new Recording({
       streamName: session.request.streamName,
@@ -173,8 +233,24 @@ export const runSession = Effect.fn("MediaSession.run")(function*(session: Media
       audioBufferMax: settings.audioBufferMax,
       format,
       tmpPathFor: () => `${settings.tmpDir}/.${session.id}_${session.allocateIndex()}.${format.extension}.tmp`
-    }, session.tracks.slice(), services.nowMillis)
+    }, tracks.slice(), services.nowMillis)
     session.recovery = new ErrorRecovery({ hasVideo: video !== undefined })
+    return true
+  }
+
+  /** Records one frame of the session's track `trackIndex`, counting errors against the budget. */
+  const pushToRecording = (recording: Recording, plan: RecordingPlan, trackIndex: number, frame: Frame) => {
+    if (!session.recovery!.admit(frame)) return
+    const error = recording.push(trackIndex, frame)
+    if (recording.hasClosed) for (const fragment of recording.takeClosed()) finalize(fragment, plan.template)
+    if (error === undefined) return
+    if (error.code === "ENOSPC") {
+      // A full disk stops the recording at once, like the disk guard; the file keeps what reached the disk.
+      session.reason = NOT_ENOUGH_DISK_SPACE
+      pending.push(Effect.logError(`${NOT_ENOUGH_DISK_SPACE}: recording of ${session.request.streamName} stopped`))
+      return stopRecording()
+    }
+    onRecordingError(error.message)
   }
 
   const onFrame = (frame: Frame) => {
@@ -190,19 +266,14 @@ export const runSession = Effect.fn("MediaSession.run")(function*(session: Media
     }
     for (const tap of session.taps.values()) tap.push(track, frame)
     if (plan === undefined) return
-    if (session.recording === undefined) openRecording(plan)
+    if (session.recording === undefined && !openRecording(plan)) return
     const recording = session.recording!
-    if (!session.recovery!.admit(frame)) return
-    const error = recording.push(trackIndex, frame)
-    if (recording.hasClosed) for (const fragment of recording.takeClosed()) finalize(fragment, plan.template)
-    if (error === undefined) return
-    if (error.code === "ENOSPC") {
-      // A full disk stops the recording at once, like the disk guard; the file keeps what reached the disk.
-      session.reason = NOT_ENOUGH_DISK_SPACE
-      pending.push(Effect.logError(`${NOT_ENOUGH_DISK_SPACE}: recording of ${session.request.streamName} stopped`))
-      return stopRecording()
+    const transcoder = session.transcoder
+    if (frame.kind === "audio" && typeof transcoder === "object") {
+      transcoder.push(frame)
+      return
     }
-    onRecordingError(error.message)
+    pushToRecording(recording, plan, trackIndex, frame)
   }
 
   const onTrack = (track: Track) => {
@@ -256,10 +327,17 @@ export const runSession = Effect.fn("MediaSession.run")(function*(session: Media
   })
   // However the drain ends (the publisher left, a bug threw, the server shuts down), what was recorded is
   // finalized: the tail runs uninterruptibly and waits for every fragment's file.
-  const tail = Effect.suspend(() => {
-    closeRecording()
-    return Effect.forEach(pending.splice(0), (effect) => effect, { discard: true })
-  }).pipe(Effect.andThen(Effect.suspend(() => Fiber.awaitAll(finalizing))))
+  const flushTranscoder = Effect.suspend(() =>
+    typeof session.transcoder === "object" ? session.transcoder.close : Effect.void
+  )
+  const tail = flushTranscoder.pipe(
+    Effect.andThen(Effect.suspend(() => {
+      closeRecording()
+      return Effect.forEach(pending.splice(0), (effect) => effect, { discard: true })
+    })),
+    Effect.andThen(Effect.suspend(() => Fiber.awaitAll(finalizing))),
+    Effect.andThen(Scope.close(scope, Exit.void))
+  )
   yield* drain.pipe(Effect.catchIf(Cause.isDone, () => Effect.void), Effect.ensuring(tail))
 })
 

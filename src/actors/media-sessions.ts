@@ -7,14 +7,16 @@ import * as crypto from "node:crypto"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import type { Cause } from "effect"
-import { Clock, Context, Deferred, Effect, Fiber, FiberSet, Layer, PubSub, Queue } from "effect"
+import { Clock, Context, Deferred, Effect, Fiber, FiberSet, Layer, Option, PubSub, Queue, Scope } from "effect"
+import { findFfmpeg } from "../media/ffmpeg-binary.ts"
+import { AudioTranscoder, TranscoderError } from "../pipelines/audio-transcoder.ts"
 import type { Publication, PublishRequest } from "../media/publisher.ts"
 import { Publisher, PublishRejected } from "../media/publisher.ts"
 import { DiskSpace, diskCheckSchedule, hasEnoughSpace, NOT_ENOUGH_DISK_SPACE } from "../pipelines/disk-guard.ts"
 import { FinalizerPool } from "../pipelines/finalizer-pool.ts"
 import type { FinalizedRecording } from "./fragment-finalizer.ts"
 import { finalizeFragment } from "./fragment-finalizer.ts"
-import type { SessionCommand } from "./media-session.ts"
+import type { SessionCommand, SessionServices } from "./media-session.ts"
 import { MediaSession, planRecording, runSession } from "./media-session.ts"
 import type { RecordingOverrides } from "./recorder-control.ts"
 import { InvalidRecordingConfig, RecorderControl, RecorderFailure, SessionNotFound } from "./recorder-control.ts"
@@ -33,11 +35,14 @@ export class MediaSessions extends Context.Service<MediaSessions, {
   static readonly layer: Layer.Layer<
     MediaSessions | Publisher | RecorderControl,
     never,
-    RecorderEnvironment | DiskSpace | FinalizerPool
+    RecorderEnvironment | DiskSpace | FinalizerPool | AudioTranscoder
   > = Layer
     .effectContext(Effect.gen(function*() {
       const { settings, runHook } = yield* RecorderEnvironment
       const diskSpace = yield* DiskSpace
+      const transcoders = yield* AudioTranscoder
+      // ffmpeg is looked up once, when the first recording needs a transcoder.
+      const ffmpeg = yield* Effect.cached(findFfmpeg(Option.fromUndefinedOr(settings.transcode.ffmpegPath)))
       const clock = yield* Clock.Clock
       const finalized = yield* PubSub.unbounded<FinalizedRecording>()
       const finalizers = yield* FiberSet.make<void>()
@@ -58,9 +63,17 @@ export class MediaSessions extends Context.Service<MediaSessions, {
             return PubSub.publish(finalized, recording)
           }).pipe(Effect.asVoid)
       }
-      const sessionServices = {
+      const sessionServices: SessionServices = {
         settings,
         nowMillis: () => clock.currentTimeMillisUnsafe(),
+        startTranscoder: (input, onFrame, onError, scope) =>
+          ffmpeg.pipe(
+            Effect.mapError((error) => new TranscoderError({ reason: "SpawnFailed", message: error.reason })),
+            Effect.flatMap((ffmpegPath) =>
+              transcoders.start({ input, ...settings.transcode, ffmpegPath, onFrame, onError })
+            ),
+            Scope.provide(scope)
+          ),
         finalize: (_session: MediaSession, fragment: Parameters<typeof finalizeFragment>[1], template: string) =>
           FiberSet.run(
             finalizers,

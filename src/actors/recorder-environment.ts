@@ -42,6 +42,12 @@ export const recorderEnvironmentLayer: Layer.Layer<
         minSpaceBytes: config.fileRecorderMinSpace,
         hookScript,
         multiRecordDir: config.multiRecordDir,
+        transcode: {
+          sampleRate: config.recordAudioCodecSampleRate,
+          channels: config.recordAudioCodecChannels,
+          bitrateMode: config.recordFdkAacBitrateMode,
+          ffmpegPath: Option.getOrUndefined(config.ffmpegPath)
+        },
         hookTimeoutSeconds: Duration.toSeconds(config.onRecordHookTimeout),
         formatFor: (videoCodec) =>
           formats(recordContainerFor(config.recordFormats, config.recordH264ToTs, videoCodec as VideoCodec | undefined)),

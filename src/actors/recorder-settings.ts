@@ -23,6 +23,13 @@ export interface RecorderSettings {
   /** file_recorder_min_space in bytes, checked in record_dir and record_tmp_dir. */
   readonly minSpaceBytes: number
   readonly hookScript: string | undefined
+  /** How audio MP4 cannot keep is transcoded to AAC, and with which ffmpeg (ffmpeg_path; else PATH, then npm's). */
+  readonly transcode: {
+    readonly sampleRate: number
+    readonly channels: number
+    readonly bitrateMode: number
+    readonly ffmpegPath: string | undefined
+  }
   /** multi_record_dir: where multi-stream recordings are written. */
   readonly multiRecordDir: string
   readonly hookTimeoutSeconds: number

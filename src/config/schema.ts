@@ -92,6 +92,8 @@ export const configTable = {
   // WebRTC
   periodic_fir_request: entry(Bool, "false", "Ask WebRTC publishers for keyframes periodically"),
   webrtc_pre_init: entry(Bool, "false", "Initialize the WebRTC stack at startup"),
+  // MPEG-TS over UDP
+  mpegts_stream_timeout: entry(Seconds, "10", "Seconds without data after which an MPEG-TS stream ends"),
   // Tools
   ffmpeg_path: entry(OptionalPath, "", "ffmpeg binary; empty: PATH, then @ffmpeg-installer/ffmpeg"),
   // Server
