@@ -128,7 +128,8 @@ describe("media session actors", () => {
       const control = yield* RecorderControl
       const crashing = yield* publisher.open(request("crashing"))
       crashing.track(video)
-      for (let i = 0; i < 10; i++) crashing.frame(frameAt(i * 33, i === 0))
+      // 150 ms apart: the recording opens once a second of video has shown no audio track is coming.
+      for (let i = 0; i < 10; i++) crashing.frame(frameAt(i * 150, i === 0))
       const healthy = yield* publisher.open(request("healthy"))
       healthy.track(video)
       for (let i = 0; i < 4; i++) healthy.frame(frameAt(i * 33, i === 0))

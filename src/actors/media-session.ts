@@ -56,6 +56,13 @@ export interface SessionServices {
   ) => Effect.Effect<Transcoder, TranscoderError>
 }
 
+/**
+ * How long a recording waits for a stream's second track. Some protocols declare a track only with its first
+ * frame (MPEG-TS, RTP), so the audio can come a little after the first video frame; a file opened without it
+ * could not take it later.
+ */
+export const TRACK_SETTLE_SECONDS = 1
+
 /** Audio codecs MP4 recordings transcode to AAC. */
 const needsAac = (track: Track | undefined): track is AudioTrack =>
   track !== undefined && track.kind === "audio" && track.codec !== "AAC"
@@ -79,6 +86,8 @@ export class MediaSession {
   recovery: ErrorRecovery | undefined
   budget: ErrorBudget | undefined
   recordingExtension = ""
+  /** Frames held while the recording waits for the stream's other track to be declared (see TRACK_SETTLE_SECONDS). */
+  early: Array<Frame> = []
   /** The AAC transcoder of the audio track, while MP4 recordings need one. */
   transcoder: Transcoder | "starting" | "failed" | undefined
   /** Multi-recordings this session's frames also go to, by recorder uri. */
@@ -151,6 +160,11 @@ export const runSession = Effect.fn("MediaSession.run")(function*(session: Media
     }))
 
   const closeRecording = () => {
+    // Frames held while the recording waited for a second track are recorded with the tracks there are.
+    if (session.recording === undefined && session.plan !== undefined && session.early.length > 0) {
+      openRecordingWithEarly(session.plan)
+    }
+    session.early = []
     const recording = session.recording
     session.recording = undefined
     const plan = session.plan
@@ -266,8 +280,35 @@ export const runSession = Effect.fn("MediaSession.run")(function*(session: Media
     }
     for (const tap of session.taps.values()) tap.push(track, frame)
     if (plan === undefined) return
-    if (session.recording === undefined && !openRecording(plan)) return
-    const recording = session.recording!
+    if (session.recording === undefined) {
+      if (session.tracks.length < 2) {
+        const first = session.early[0]
+        const waited = first === undefined ? 0 : frame.dts / track.timescale - first.dts / trackOf(first).timescale
+        if (first === undefined || (first.kind === frame.kind && waited < TRACK_SETTLE_SECONDS)) {
+          session.early.push(frame)
+          return
+        }
+      }
+      if (!openRecordingWithEarly(plan)) return
+    }
+    recordFrame(plan, frame)
+  }
+
+  /** Opens the recording and records the frames held while it waited for the other track. */
+  const openRecordingWithEarly = (plan: RecordingPlan): boolean => {
+    if (!openRecording(plan)) return false
+    const early = session.early
+    session.early = []
+    for (const held of early) recordFrame(plan, held)
+    return true
+  }
+
+  const trackOf = (frame: Frame): Track => session.tracks.find((track) => track.kind === frame.kind)!
+
+  const recordFrame = (plan: RecordingPlan, frame: Frame) => {
+    const recording = session.recording
+    if (recording === undefined) return
+    const trackIndex = session.tracks.findIndex((track) => track.kind === frame.kind)
     const transcoder = session.transcoder
     if (frame.kind === "audio" && typeof transcoder === "object") {
       transcoder.push(frame)
