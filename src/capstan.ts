@@ -14,6 +14,8 @@ import { boundPort, httpRoutes, serveRoutes } from "./http/http-server.ts"
 import { multiRecorderRoutes } from "./http/multi-recorder-api.ts"
 import { mpegTsApiRoutes } from "./http/mpegts-api.ts"
 import { RecordCuts } from "./http/record-cuts.ts"
+import { rtspApiRoutes } from "./http/rtsp-api.ts"
+import { RtspPulls } from "./protocols/rtsp/rtsp-pulls.ts"
 import { MpegTsIngest } from "./protocols/mpegts/mpegts-ingest.ts"
 import { DiskSpace } from "./pipelines/disk-guard.ts"
 import { AudioTranscoder } from "./pipelines/audio-transcoder.ts"
@@ -72,12 +74,14 @@ const servers = Layer.unwrap(Effect.gen(function*() {
           contentDisposition: config.recordResponseContentDispositionHeaderValue
         }),
         multiRecorderRoutes,
-        mpegTsApiRoutes
+        mpegTsApiRoutes,
+        rtspApiRoutes
       ),
       { host: config.bindAddress, port: config.httpPort, quiet: true }
     ).pipe(
       Layer.provide(RecordCuts.layer({ cutterDir: config.mp4CutterDir })),
-      Layer.provide(MpegTsIngest.layer({ host: config.bindAddress, record: true, timeout: config.mpegtsStreamTimeout }))
+      Layer.provide(MpegTsIngest.layer({ host: config.bindAddress, record: true, timeout: config.mpegtsStreamTimeout })),
+      Layer.provide(RtspPulls.layer({ record: config.recordRtspStreams }))
     )
   )
 }))
