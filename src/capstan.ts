@@ -8,6 +8,7 @@ import { Context, Effect, Layer } from "effect"
 import { HttpServer } from "effect/http"
 import { MediaSessions } from "./actors/media-sessions.ts"
 import { MultiRecorders } from "./actors/multi-recorders.ts"
+import { startupRecoveryLayer } from "./actors/startup-recovery.ts"
 import { recorderEnvironmentLayer } from "./actors/recorder-environment.ts"
 import { CapstanConfig } from "./config/service.ts"
 import { boundPort, httpRoutes, serveRoutes } from "./http/http-server.ts"
@@ -42,7 +43,7 @@ export class Capstan extends Context.Service<Capstan, {
       ? CapstanConfig.layerFromFile(options.configFile)
       : CapstanConfig.layerFromProperties(options.properties)
     return Layer.effect(Capstan, started).pipe(
-      Layer.provide(servers),
+      Layer.provide(servers.pipe(Layer.provide(startupRecovery))),
       Layer.provideMerge(MultiRecorders.layer),
       Layer.provideMerge(MediaSessions.layer),
       Layer.provide(DiskSpace.layer),
@@ -54,6 +55,10 @@ export class Capstan extends Context.Service<Capstan, {
     )
   }
 }
+
+const startupRecovery = Layer.unwrap(
+  Effect.map(CapstanConfig, (config) => startupRecoveryLayer(config.mp4ContainerMoovFirst))
+)
 
 const finalizerPool = Layer.unwrap(
   Effect.map(CapstanConfig, (config) => FinalizerPool.layer(config.fileRecorderThreadPoolMaxSize))

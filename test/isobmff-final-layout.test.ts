@@ -2,7 +2,7 @@ import { assert, describe, it } from "@effect/vitest"
 import { planLayout } from "../src/containers/isobmff/final-layout.ts"
 import { FTYP, type Movie } from "../src/containers/isobmff/moov.ts"
 import { SampleTable } from "../src/containers/isobmff/sample-table.ts"
-import { DATA_START } from "../src/containers/isobmff/temp-files.ts"
+import { DATA_START } from "../src/containers/isobmff/data-layout.ts"
 import type { Track } from "../src/media/frame.ts"
 
 const U32_MAX = 2 ** 32 - 1

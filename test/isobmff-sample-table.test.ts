@@ -159,6 +159,8 @@ describe("SampleTable and its stbl boxes", () => {
         assert.deepStrictEqual(serialize(full), serialize(prefix))
         assert.strictEqual(full.bytes, prefix.bytes)
         assert.strictEqual(full.lastDecodeTime, prefix.lastDecodeTime)
+        assert.strictEqual(full.presentationEnd(), prefix.presentationEnd())
+        assert.deepStrictEqual([full.sttsEntries, full.cttsEntries], [prefix.sttsEntries, prefix.cttsEntries])
       }),
       { numRuns: 50 }
     ))

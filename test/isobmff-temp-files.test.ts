@@ -2,13 +2,22 @@ import { assert, describe, it } from "@effect/vitest"
 import * as fc from "fast-check"
 import { ByteWriter } from "../src/containers/isobmff/byte-writer.ts"
 import {
-  beginChunkRecord,
   DATA_START,
+  type DataLayout,
   dataFileHeader,
+  dataPathsOfHeader,
+  dataStartOf,
+  headerPathOf
+} from "../src/containers/isobmff/data-layout.ts"
+import {
+  beginChunkRecord,
   endChunkRecord,
+  type JournalHeader,
   type JournalRecord,
   readJournal,
+  readJournalPrefix,
   SYNC_BIT,
+  writeFinalizingRecord,
   writeHeaderRecord,
   writeTrackRecord
 } from "../src/containers/isobmff/temp-files.ts"
@@ -49,13 +58,34 @@ const chunk: fc.Arbitrary<ChunkInput> = fc.record({
   )
 })
 
-/** A journal as the recorder writes it: header, both tracks, then chunks; with the expected decoded records. */
-const journal = (chunks: ReadonlyArray<ChunkInput>) => {
+const defaultHeader: JournalHeader = {
+  creationTime: 1_767_312_000_123,
+  movieTimescale: 1000,
+  layout: { _tag: "Plain" },
+  streamName: "stream1"
+}
+
+const header: fc.Arbitrary<JournalHeader> = fc.record({
+  creationTime: fc.integer({ min: 0, max: 2 ** 50 }),
+  movieTimescale: fc.integer({ min: 1, max: 2 ** 32 - 1 }),
+  layout: fc.oneof(
+    fc.constant<DataLayout>({ _tag: "Plain" }),
+    fc.constant<DataLayout>({ _tag: "Split" }),
+    fc.integer({ min: 8, max: 2 ** 32 - 1 }).map((reservedBytes): DataLayout => ({ _tag: "Reserved", reservedBytes }))
+  ),
+  streamName: fc.string({ unit: "grapheme", maxLength: 40 })
+})
+
+/**
+ * A journal as the recorder writes it: header, both tracks, then chunks, and the 'F' record of a finalize when
+ * `finalPath` is given; with the expected decoded records.
+ */
+const journal = (chunks: ReadonlyArray<ChunkInput>, header = defaultHeader, finalPath?: string) => {
   const w = new ByteWriter(8)
   const ends: Array<number> = []
   const expected: Array<JournalRecord> = []
-  writeHeaderRecord(w, { creationTime: 1_767_312_000_123, movieTimescale: 1000 })
-  expected.push({ type: "header", header: { creationTime: 1_767_312_000_123, movieTimescale: 1000 } })
+  writeHeaderRecord(w, header)
+  expected.push({ type: "header", header })
   ends.push(w.length)
   tracks.forEach((track, index) => {
     const t = {
@@ -84,6 +114,11 @@ const journal = (chunks: ReadonlyArray<ChunkInput>) => {
     expected.push({ type: "chunk", chunk: { trackIndex, offset, baseDecodeTime, count, samples: entries } })
     ends.push(w.length)
   }
+  if (finalPath !== undefined) {
+    writeFinalizingRecord(w, finalPath)
+    expected.push({ type: "finalizing", finalPath })
+    ends.push(w.length)
+  }
   return { bytes: Buffer.from(w.bytes), ends, expected }
 }
 
@@ -92,18 +127,28 @@ const plain = (records: ReadonlyArray<JournalRecord>) =>
   JSON.parse(JSON.stringify(records, (_, v) => (v instanceof Uint8Array ? [...v] : v)))
 
 describe("the recording journal", () => {
-  it("decodes what was written, record for record", () =>
-    fc.assert(fc.property(fc.array(chunk, { maxLength: 20 }), (chunks) => {
-      const { bytes, expected } = journal(chunks)
-      assert.deepStrictEqual(plain(readJournal(bytes)), plain(expected))
-    }), { numRuns: 100 }))
+  it("decodes what was written, record for record: header fields, tracks, chunks, the finalizing record", () =>
+    fc.assert(
+      fc.property(fc.array(chunk, { maxLength: 20 }), header, fc.option(fc.string({ maxLength: 200 })), (
+        chunks,
+        head,
+        finalPath
+      ) => {
+        const { bytes, expected } = journal(chunks, head, finalPath ?? undefined)
+        assert.deepStrictEqual(plain(readJournal(bytes)), plain(expected))
+        assert.strictEqual(readJournalPrefix(bytes).length, bytes.length)
+      }),
+      { numRuns: 100 }
+    ))
 
-  it("a journal cut anywhere yields exactly the records completed before the cut", () =>
+  it("a journal cut anywhere yields exactly the records completed before the cut, and where they end", () =>
     fc.assert(fc.property(fc.array(chunk, { minLength: 1, maxLength: 6 }), fc.nat(), (chunks, at) => {
-      const { bytes, ends, expected } = journal(chunks)
+      const { bytes, ends, expected } = journal(chunks, defaultHeader, "/records/final.mp4")
       const cut = at % (bytes.length + 1)
       const complete = ends.filter((end) => end <= cut).length
-      assert.deepStrictEqual(plain(readJournal(bytes.subarray(0, cut))), plain(expected.slice(0, complete)))
+      const prefix = readJournalPrefix(bytes.subarray(0, cut))
+      assert.deepStrictEqual(plain(prefix.records), plain(expected.slice(0, complete)))
+      assert.strictEqual(prefix.length, complete === 0 ? 0 : ends[complete - 1])
     }), { numRuns: 300 }))
 
   it("a flipped byte ends the journal at the damaged record (CRC-32)", () =>
@@ -121,6 +166,21 @@ describe("the recording journal", () => {
       assert.deepStrictEqual(plain(decoded.slice(0, intact)), plain(expected.slice(0, intact)))
       assert.isAtMost(decoded.length, intact)
     }), { numRuns: 300 }))
+
+  it("the reserved and split data files: a free box of the reservation, or only free + mdat", () => {
+    const reserved = dataFileHeader({ _tag: "Reserved", reservedBytes: 8192 })
+    assert.strictEqual(reserved.length, 32 + 8192 + 16)
+    assert.strictEqual(dataStartOf({ _tag: "Reserved", reservedBytes: 8192 }), reserved.length)
+    const boxes = [[0, 32, "ftyp"], [32, 8192, "free"], [32 + 8192, 8, "free"], [32 + 8200, 0, "mdat"]] as const
+    for (const [at, size, type] of boxes) {
+      assert.deepStrictEqual([reserved.readUInt32BE(at), reserved.toString("latin1", at + 4, at + 8)], [size, type])
+    }
+    const split = dataFileHeader({ _tag: "Split" })
+    assert.deepStrictEqual([split.length, split.readUInt32BE(0), split.toString("latin1", 4, 8)], [16, 8, "free"])
+    assert.deepStrictEqual([split.readUInt32BE(8), split.toString("latin1", 12, 16)], [0, "mdat"])
+    assert.strictEqual(headerPathOf("/tmp/.id_1.mp4.tmp"), "/tmp/.id_1.mp4.header")
+    assert.deepStrictEqual(dataPathsOfHeader("/tmp/.id_1.mp4.header"), ["/tmp/.id_1.mp4.tmp", "/tmp/.id_1.mp4"])
+  })
 
   it("the data file starts with ftyp, free and an mdat running to the end of the file", () => {
     const header = dataFileHeader()

@@ -42,6 +42,9 @@ export interface LeftoverName {
   /** Unix ms the recording began, when the journal says. */
   readonly startMillis: number | undefined
   readonly durationSeconds: number
+  /** The tracks' codecs ("H264", "AAC"), when the journal says. */
+  readonly videoCodec: string | undefined
+  readonly audioCodec: string | undefined
   /** The temp file's name without its leading dot and `.mp4.tmp`. */
   readonly stem: string
 }
@@ -64,12 +67,15 @@ export const leftoverName = (leftover: Mp4Leftover, durationSeconds: number): Le
   const base = path.basename(leftover.tmpPath)
   const session = TEMP_NAME.exec(base)
   const stem = base.replace(/^\./, "").replace(/\.tmp$/, "").replace(/\.mp4$/, "")
+  const tracks = leftover.journal?.media.tracks ?? []
   return {
     streamName: leftover.streamName,
     mediaSessionId: session?.[1],
     index: session === null ? undefined : Number(session[2]),
     startMillis: leftover.creationTime,
     durationSeconds,
+    videoCodec: tracks.find((t) => t.track.kind === "video")?.track.codec,
+    audioCodec: tracks.find((t) => t.track.kind === "audio")?.track.codec,
     stem
   }
 }
@@ -96,8 +102,16 @@ const freeName = Effect.fn("CrashRecovery.freeName")(function*(dir: string, name
   }
 })
 
-/** Renames what cannot be recovered to `*.corrupt`, so it is kept for a person to look at and not scanned again. */
-const quarantine = Effect.fn("CrashRecovery.quarantine")(function*(files: ReadonlyArray<string>, why: string) {
+/**
+ * Renames what cannot be recovered to `*.corrupt`, so it is kept for a person to look at and not scanned again. An
+ * I/O failure (a full disk) is not the leftover's fault: those files stay as they are, for the next start.
+ */
+const quarantine = Effect.fn("CrashRecovery.quarantine")(function*(files: ReadonlyArray<string>, error: Mp4WriteError) {
+  if (error.reason === "Io") {
+    const message = `crash recovery: recovering ${files[0]} failed, left for the next start: ${error.message}`
+    return yield* Effect.logError(message)
+  }
+  const why = error.message
   const present: Array<string> = []
   for (const file of new Set(files)) if (yield* exists(file)) present.push(file)
   yield* Effect.forEach(present, (file) => Effect.promise(() => fsp.rename(file, `${file}.corrupt`).catch(() => {})))
@@ -173,13 +187,13 @@ export const recoverLeftovers = Effect.fn("CrashRecovery.recoverLeftovers")(func
   const recovered: Array<RecoveredFile> = []
   for (const [tmpPath, files] of groups) {
     const result = yield* Effect.result(recoverGroup(tmpPath, options))
-    if (result._tag === "Failure") yield* quarantine([...files, ...leftoverPathsOf(tmpPath)], result.failure.message)
+    if (result._tag === "Failure") yield* quarantine([...files, ...leftoverPathsOf(tmpPath)], result.failure)
     else if (result.success !== undefined) recovered.push(result.success)
   }
   for (const part of parts) {
     if (!(yield* exists(part))) continue
     const result = yield* Effect.result(recoverPart(part))
-    if (result._tag === "Failure") yield* quarantine([part], result.failure.message)
+    if (result._tag === "Failure") yield* quarantine([part], result.failure)
     else recovered.push(result.success)
   }
   return recovered as ReadonlyArray<RecoveredFile>

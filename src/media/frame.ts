@@ -16,6 +16,8 @@ export interface VideoTrack {
   readonly height: number
   /** H264: the AVCDecoderConfigurationRecord (avcC, ISO/IEC 14496-15 5.3.3.1). VP8: empty. */
   readonly config: Uint8Array
+  /** A label written into the file with the track (MP4 hdlr name), e.g. whose stream a multi-record track is. */
+  readonly name?: string | undefined
 }
 
 export interface AudioTrack {
@@ -27,6 +29,8 @@ export interface AudioTrack {
   readonly channels: number
   /** AAC: the AudioSpecificConfig (ISO/IEC 14496-3 1.6.2.1). Others: empty. */
   readonly config: Uint8Array
+  /** A label written into the file with the track (MP4 hdlr name). */
+  readonly name?: string | undefined
 }
 
 export type Track = VideoTrack | AudioTrack

@@ -33,6 +33,13 @@ export interface ContainerWriter {
   readonly finalize: (finalPath: string) => Effect.Effect<FinalizedFile, ContainerWriteError>
   /** Drops the temporary data; used when nothing was recorded. */
   readonly abort: () => Effect.Effect<void>
+  /**
+   * Optional: true when the file's header is about to outgrow the space the container reserved for it (MP4 with
+   * mp4_container_moov_first_reserve_space, "rotation by MP4 header filling"). The pipeline asks at every cut
+   * point (video keyframe, or any frame of an audio-only stream) and, when true, rotates there as if the rotation
+   * policy had asked. The writer answers early enough for one more GOP like the last one to still fit.
+   */
+  readonly headerFull?: () => boolean
 }
 
 export interface ContainerFormat {
@@ -42,5 +49,7 @@ export interface ContainerFormat {
     readonly tmpPath: string
     readonly tracks: ReadonlyArray<Track>
     readonly creationTime: Date
+    /** The published stream; a writer keeps it with its temporary files, so crash recovery can name the stream. */
+    readonly streamName?: string
   }) => ContainerWriter | ContainerWriteError
 }

@@ -90,7 +90,7 @@ export class MultiRecording {
   }
 
   addTrack(track: Track, startSeconds: number, name: string): number | undefined {
-    const index = this.recorder.addTrack(track, { startOffset: Math.max(0, startSeconds), name })
+    const index = this.recorder.addTrack({ ...track, name }, { startOffset: Math.max(0, startSeconds) })
     if (typeof index === "number") return index
     this.onRejected(`${name}: ${track.codec} track not recorded: ${index.message}`)
     return undefined

@@ -72,6 +72,8 @@ export class Recording {
   private readonly nowMillis: () => number
   private fragment: OpenFragment | undefined
   private nextIndex = 1
+  /** A cut forced by a full reserved header happened, so fragments need their index to keep distinct names. */
+  private rotatedByHeader = false
   /** Fragments closed by rotation that the caller has not taken yet. */
   private closed: Array<ClosedFragment> = []
 
@@ -112,7 +114,10 @@ export class Recording {
           bytes: fragment.cutPointBytes,
           lastGopBytes: fragment.lastGopBytes
         }
-        if (shouldRotate(this.spec.rotation, progress)) {
+        // A reserved moov about to overflow forces a cut too ("rotation by MP4 header filling").
+        const headerFull = fragment.writer.headerFull?.() === true
+        if (headerFull) this.rotatedByHeader = true
+        if (headerFull || shouldRotate(this.spec.rotation, progress)) {
           this.fragment = undefined
           this.closed.push(this.closeFragment(fragment, input.seconds))
           fragment = undefined
@@ -156,7 +161,8 @@ export class Recording {
     const writer = this.spec.format.open({
       tmpPath: this.spec.tmpPathFor(index),
       tracks: this.tracks,
-      creationTime: new Date(this.nowMillis())
+      creationTime: new Date(this.nowMillis()),
+      streamName: this.spec.streamName
     })
     if (writer instanceof ContainerWriteError) return writer
     this.nextIndex++
@@ -202,7 +208,7 @@ export class Recording {
       startTimeMillis: fragment.startTimeMillis,
       endTimeMillis: endSeconds === undefined ? undefined : this.nowMillis(),
       index: fragment.index,
-      rotating: this.spec.rotation._tag !== "Disabled"
+      rotating: this.spec.rotation._tag !== "Disabled" || this.rotatedByHeader
     }
   }
 }

@@ -5,6 +5,14 @@
 
 const U32_LIMIT = 2 ** 32
 
+/** Stores `value` as a big-endian u32 at `at` in `raw`: the inner loop of the sample table boxes. */
+export const putU32 = (raw: Buffer, at: number, value: number): void => {
+  raw[at] = value >>> 24
+  raw[at + 1] = value >>> 16
+  raw[at + 2] = value >>> 8
+  raw[at + 3] = value
+}
+
 export class ByteWriter {
   #buffer: Buffer
   #length = 0
@@ -25,6 +33,21 @@ export class ByteWriter {
   /** The bytes written so far (a view, not a copy). */
   get bytes(): Buffer {
     return this.#buffer.subarray(0, this.#length)
+  }
+
+  /** Grows the buffer by `extra` bytes and returns where they start, for tight loops writing into `raw`. */
+  reserve(extra: number): number {
+    return this.#reserve(extra)
+  }
+
+  /** The underlying buffer, valid until the next call that grows the writer. */
+  get raw(): Buffer {
+    return this.#buffer
+  }
+
+  /** Drops everything from `length` on. */
+  truncate(length: number): void {
+    if (length < this.#length) this.#length = length
   }
 
   #reserve(extra: number): number {

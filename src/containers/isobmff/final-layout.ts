@@ -2,8 +2,8 @@
  * Where the boxes of a finished MP4 go: moov before or after mdat, stco or co64 (ISO/IEC 14496-12 8.7.5), and
  * a 32- or 64-bit mdat size (4.2). Pure, so the >4 GiB decisions are testable without writing 4 GiB.
  */
+import { DATA_START, MDAT_HEADER_BYTES } from "./data-layout.ts"
 import { buildMoov, FTYP, type Movie, shiftChunkOffsets } from "./moov.ts"
-import { DATA_START } from "./temp-files.ts"
 
 const U32_MAX = 0xffff_ffff
 
@@ -29,7 +29,7 @@ export const mdatHeader = (payload: number, large: boolean): Buffer => {
 }
 
 /** The data file's 16 reserved header bytes, finalized: one large mdat header, or `free` then a small one. */
-const reservedMdatHeader = (payload: number, large: boolean): Buffer => {
+export const reservedMdatHeader = (payload: number, large: boolean): Buffer => {
   if (large) return mdatHeader(payload, true)
   const header = Buffer.alloc(16)
   header.writeUInt32BE(8, 0)
@@ -39,32 +39,37 @@ const reservedMdatHeader = (payload: number, large: boolean): Buffer => {
 }
 
 /**
- * Lays out `movie` over `payload` media bytes whose chunks sit at data-file offsets up to `maxChunkOffset`.
- * co64 is chosen exactly when some final offset exceeds 2^32-1 (or `force`), and the 64-bit mdat size when
- * the mdat would exceed it.
+ * Lays out `movie` over `payload` media bytes whose chunks sit at data-file offsets up to `maxChunkOffset`, the
+ * media starting at `dataStart` in the data file. Moov last, the final file is ftyp, the 16 reserved bytes, the
+ * media and the moov (for the plain layout exactly the data file, so nothing moves); moov first it is ftyp, moov,
+ * an mdat header and the media. co64 is chosen exactly when some final offset exceeds 2^32-1 (or `force`), and the
+ * 64-bit mdat size when the mdat would exceed it.
  */
 export const planLayout = (
   movie: Movie,
   payload: number,
   maxChunkOffset: number,
   moovFirst: boolean,
-  force: boolean
+  force: boolean,
+  dataStart: number = DATA_START
 ): FinalLayout => {
   const largeMdat = force || 16 + payload > U32_MAX
   if (!moovFirst) {
-    const wideOffsets = force || maxChunkOffset > U32_MAX
+    const shift = FTYP.length + MDAT_HEADER_BYTES - dataStart
+    const wideOffsets = force || maxChunkOffset + shift > U32_MAX
     const built = buildMoov(movie, wideOffsets)
+    shiftChunkOffsets(built, shift)
     const mdatHeader = reservedMdatHeader(payload, largeMdat)
-    return { moov: built.writer.bytes, mdatHeader, shift: 0, wideOffsets, largeMdat }
+    return { moov: built.writer.bytes, mdatHeader, shift, wideOffsets, largeMdat }
   }
   const header = mdatHeader(payload, largeMdat)
   let wideOffsets = force
   let built = buildMoov(movie, wideOffsets)
-  let shift = FTYP.length + built.writer.length + header.length - DATA_START
+  let shift = FTYP.length + built.writer.length + header.length - dataStart
   if (!wideOffsets && maxChunkOffset + shift > U32_MAX) {
     wideOffsets = true
     built = buildMoov(movie, true)
-    shift = FTYP.length + built.writer.length + header.length - DATA_START
+    shift = FTYP.length + built.writer.length + header.length - dataStart
   }
   shiftChunkOffsets(built, shift)
   return { moov: built.writer.bytes, mdatHeader: header, shift, wideOffsets, largeMdat }

@@ -65,16 +65,15 @@ const audioBitrates = (table: SampleTable, mediaTimescale: number): AudioBitrate
   let maxSample = 0
   let maxWindow = 0
   let window = 0
-  let windowIndex = 0
+  let windowEnd = mediaTimescale
   let decodeTime = 0
   for (let i = 0; i < table.sampleCount; i++) {
     const size = table.size(i)
-    maxSample = Math.max(maxSample, size)
-    const second = Math.floor(decodeTime / mediaTimescale)
-    if (second !== windowIndex) {
-      maxWindow = Math.max(maxWindow, window)
+    if (size > maxSample) maxSample = size
+    if (decodeTime >= windowEnd) {
+      if (window > maxWindow) maxWindow = window
       window = 0
-      windowIndex = second
+      windowEnd = (Math.floor(decodeTime / mediaTimescale) + 1) * mediaTimescale
     }
     window += size
     decodeTime += table.duration(i)
@@ -146,7 +145,8 @@ const writeMdia = (w: ByteWriter, entry: MovieTrack, trackId: number, created: n
   w.end(mdhd)
   const hdlr = w.fullBox("hdlr", 0, 0)
   w.u32(0).fourcc(track.kind === "video" ? "vide" : "soun").zeros(12)
-  w.bytesOf(Buffer.from(track.kind === "video" ? "VideoHandler\0" : "SoundHandler\0", "latin1"))
+  const handlerName = track.name ?? (track.kind === "video" ? "VideoHandler" : "SoundHandler")
+  w.bytesOf(Buffer.from(`${handlerName}\0`, "utf8"))
   w.end(hdlr)
   const minf = w.box("minf")
   if (track.kind === "video") {

@@ -1,6 +1,8 @@
 /**
  * Records H.264 + AAC frames into an MP4 (ISO/IEC 14496-12/-14/-15): frames are interleaved into ~0.5 s chunks
- * in a temp data file with a crash-safe journal (layout in temp-files.ts), and finalize writes the moov.
+ * in a temp data file (data-layout.ts) with a crash-safe journal (temp-files.ts), and finalize writes the moov;
+ * with a header mode (recording-header.ts) the moov goes into reserved space, is kept current while recording, or
+ * both.
  *
  * Decision (bench/mp4-memory.ts, BENCHMARKS.md "MP4 writer memory"): our own writer, not mediabunny's
  * Mp4OutputFormat({ fastStart: false }). For one hour of 1080p30 + AAC (263k samples) it retains 12.7 bytes per
@@ -18,22 +20,19 @@ import * as fsp from "node:fs/promises"
 import { Effect } from "effect"
 import type { Frame, Track } from "../../media/frame.ts"
 import { ByteWriter } from "./byte-writer.ts"
+import { type DataLayout, dataFileHeader, dataStartOf, pendingHeaderPathOf } from "./data-layout.ts"
+import { writeAllSync } from "./descriptor-io.ts"
 import { type Mp4FileInfo, type Mp4FinalizeOptions, writeMp4File } from "./mp4-file-writer.ts"
 import { ioError, Mp4WriteError, type Mp4WriteErrorReason } from "./mp4-write-error.ts"
-import {
-  beginChunkRecord,
-  dataFileHeader,
-  DATA_START,
-  endChunkRecord,
-  journalPath,
-  SYNC_BIT,
-  writeHeaderRecord,
-  writeTrackRecord
-} from "./temp-files.ts"
+import type { RecordedMedia } from "./recorded-media.ts"
+import { headerModeProblem, type Mp4HeaderMode, RecordingHeader } from "./recording-header.ts"
+import { journalPath, writeChunkRecord, writeHeaderRecord, writeTrackRecord } from "./temp-files.ts"
 import { TrackRecording } from "./track-recording.ts"
 
+export type { Mp4HeaderMode } from "./recording-header.ts"
+
 export interface Mp4RecorderOptions {
-  /** The temp data file; its journal goes next to it as `tmpPath + ".idx"`. */
+  /** The temp data file; its journal goes next to it as `tmpPath + ".idx"`, a split header as `headerPathOf`. */
   readonly tmpPath: string
   readonly tracks?: ReadonlyArray<Track>
   /** Unix epoch milliseconds (from Clock), written as the creation time of the movie and its tracks. */
@@ -44,6 +43,10 @@ export interface Mp4RecorderOptions {
   readonly interleaveBytes?: number
   /** mvhd/tkhd/elst timescale. Default 1000, as ffmpeg. */
   readonly movieTimescale?: number
+  /** Default AtFinalize. */
+  readonly header?: Mp4HeaderMode
+  /** The published stream, kept in the journal so a recovered file can be announced under it. */
+  readonly streamName?: string
 }
 
 export interface AddTrackOptions {
@@ -70,9 +73,11 @@ export class Mp4Recorder {
   readonly #interleaveSeconds: number
   readonly #interleaveBytes: number
   readonly #journal = new ByteWriter(16 * 1024)
+  readonly layout: DataLayout
+  readonly #header: RecordingHeader
   #dataFd: number
   #journalFd: number
-  #dataEnd = DATA_START
+  #dataEnd: number
   #journalEnd = 0
   #pendingBytes = 0
   #state: State = "recording"
@@ -88,6 +93,9 @@ export class Mp4Recorder {
     this.#interleaveBytes = options.interleaveBytes ?? 512 * 1024
     this.#dataFd = dataFd
     this.#journalFd = journalFd
+    this.#header = new RecordingHeader(options.header ?? { _tag: "AtFinalize" })
+    this.layout = this.#header.layout
+    this.#dataEnd = dataStartOf(this.layout)
   }
 
   /** Creates the temp data file and journal and adds `options.tracks`. */
@@ -96,6 +104,8 @@ export class Mp4Recorder {
       const why = supported(track)
       if (why !== undefined) return yield* new Mp4WriteError({ reason: "UnsupportedCodec", message: why })
     }
+    const problem = options.header && headerModeProblem(options.header)
+    if (problem !== undefined) return yield* new Mp4WriteError({ reason: "InvalidOptions", message: problem })
     const { tmpPath } = options
     const openFile = (file: string) =>
       Effect.try({ try: () => fs.openSync(file, "w"), catch: (e) => ioError("open", file, e) })
@@ -108,9 +118,14 @@ export class Mp4Recorder {
       }))
     )
     const recorder = new Mp4Recorder(options, dataFd, journalFd)
-    const header = { creationTime: options.creationTime, movieTimescale: recorder.movieTimescale }
+    const header = {
+      creationTime: options.creationTime,
+      movieTimescale: recorder.movieTimescale,
+      layout: recorder.layout,
+      streamName: options.streamName ?? ""
+    }
     writeHeaderRecord(recorder.#journal, header)
-    const failure = recorder.#writeAt(recorder.#dataFd, dataFileHeader(), 0, tmpPath) ??
+    const failure = writeAllSync(recorder.#dataFd, dataFileHeader(recorder.layout), 0, tmpPath) ??
       recorder.#appendJournal()
     if (failure !== undefined) {
       // Synchronous cleanup keeps open runnable with Effect.runSync.
@@ -130,6 +145,7 @@ export class Mp4Recorder {
     if (why !== undefined) return new Mp4WriteError({ reason: "UnsupportedCodec", message: why })
     const index = this.#tracks.length
     this.#tracks.push(new TrackRecording(index, track, options?.startOffset))
+    this.#header.tracksChanged(this.#tracks.map((t) => t.track))
     return index
   }
 
@@ -156,14 +172,79 @@ export class Mp4Recorder {
     }
     track.add(frame, decodeTime)
     this.#pendingBytes += size
+    const header = this.#header
+    if (frame.keyframe && frame.kind === "video") header.keyframe(this.#tracks)
+    const failure = header.takeFailure()
+    if (failure !== undefined) return (this.#failure = failure)
+    const seconds = frame.dts / track.track.timescale
+    return header.due(seconds) ? this.#updateHeader(seconds) : undefined
+  }
+
+  /**
+   * Reserved layout: whether the moov could outgrow the reservation before the next cut point, so the recording
+   * should rotate now (asked at keyframes). Conservative: an upper bound of the moov's size (moov-size.ts) plus
+   * twice what the last GOP added plus a safety of a few samples. Always false for the other layouts.
+   */
+  headerFull(): boolean {
+    return this.#header.full(this.#tracks)
+  }
+
+  /** An upper bound of the moov's size if the file were finalized now (reserved layout; 0 otherwise). */
+  get moovBytesBound(): number {
+    return this.#header.moovBytesBound(this.#tracks)
+  }
+
+  /** Samples the last completed header update references (0 without header on the fly or before the first). */
+  get headerSamples(): number {
+    return this.#header.schedule?.coveredSamples ?? 0
+  }
+
+  /** Completed header updates. */
+  get headerUpdates(): number {
+    return this.#header.schedule?.completed ?? 0
+  }
+
+  /** Waits for the header update in flight, if any. */
+  get headerSettled(): Effect.Effect<void> {
+    return this.#header.schedule?.settled ?? Effect.void
+  }
+
+  /** Where a playable header is kept while recording: the data file, or a split recording's header file. */
+  get headerPath(): string {
+    return this.#header.headerPathFor(this.tmpPath)
+  }
+
+  /** Flushes the interleave buffers so every sample is on disk, then writes a header for all of them. */
+  #updateHeader(seconds: number): Mp4WriteError | undefined {
+    const failure = this.#flush()
+    if (failure !== undefined) return failure
+    const files = {
+      dataFd: this.#dataFd,
+      dataPath: this.tmpPath,
+      journalFd: this.#journalFd,
+      journalPath: journalPath(this.tmpPath)
+    }
+    this.#header.update(this.#media(), files, seconds)
     return undefined
+  }
+
+  #media(): RecordedMedia {
+    return {
+      tmpPath: this.tmpPath,
+      layout: this.layout,
+      dataEnd: this.#dataEnd,
+      creationTime: this.creationTime,
+      movieTimescale: this.movieTimescale,
+      tracks: this.#tracks
+    }
   }
 
   get trackCount(): number {
     return this.#tracks.length
   }
 
-  /** Size of the file so far without its moov: written and buffered media plus the 48-byte header. */
+  /** Size of the file so far without its moov: written and buffered media plus what precedes the media (48 bytes;
+   * with a reservation, the reserved region too). */
   get bytesWritten(): number {
     return this.#dataEnd + this.#pendingBytes
   }
@@ -211,29 +292,27 @@ export class Mp4Recorder {
         const message = `${this.tmpPath} was already ${this.#state}`
         return Effect.fail(new Mp4WriteError({ reason: "Closed", message }))
       }
-      this.#stop()
-      return writeMp4File(
-        {
-          tmpPath: this.tmpPath,
-          dataEnd: this.#dataEnd,
-          creationTime: this.creationTime,
-          movieTimescale: this.movieTimescale,
-          tracks: this.#tracks
-        },
-        options
-      ).pipe(Effect.tap(() => Effect.sync(() => (this.#state = "finalized"))))
+      return this.headerSettled.pipe(
+        Effect.andThen(Effect.suspend(() => {
+          this.#stop()
+          return writeMp4File(this.#media(), options)
+        })),
+        Effect.tap(() => Effect.sync(() => (this.#state = "finalized")))
+      )
     }).pipe(Effect.withSpan("Mp4Recorder.finalize"))
   }
 
-  /** Drops the recording: closes and deletes the temp data file and journal. Safe to call at any time. */
+  /** Drops the recording: closes and deletes the temp files (data, journal, header). Safe to call at any time. */
   abort(): Effect.Effect<void> {
     return Effect.suspend(() => {
       if (this.#state === "finalized" || this.#state === "aborted") return Effect.void
-      this.#closeFiles()
       this.#state = "aborted"
       this.#failure = new Mp4WriteError({ reason: "Closed", message: `${this.tmpPath} was aborted` })
-      return Effect.promise(() =>
-        Promise.all([fsp.rm(this.tmpPath, { force: true }), fsp.rm(journalPath(this.tmpPath), { force: true })])
+      const files = [this.tmpPath, journalPath(this.tmpPath)]
+      if (this.layout._tag === "Split") files.push(this.headerPath, pendingHeaderPathOf(this.headerPath))
+      return this.headerSettled.pipe(
+        Effect.andThen(Effect.sync(() => this.#closeFiles())),
+        Effect.andThen(Effect.promise(() => Promise.all(files.map((file) => fsp.rm(file, { force: true })))))
       )
     }).pipe(Effect.asVoid, Effect.withSpan("Mp4Recorder.abort"))
   }
@@ -274,7 +353,7 @@ export class Mp4Recorder {
         continue
       }
       const offset = this.#dataEnd
-      failure = this.#writeAt(this.#dataFd, track.pending, offset, this.tmpPath, track.pendingBytes)
+      failure = writeAllSync(this.#dataFd, track.pending, offset, this.tmpPath, track.pendingBytes)
       if (failure !== undefined) {
         track.dropPending()
         continue
@@ -284,7 +363,7 @@ export class Mp4Recorder {
         writeTrackRecord(journal, track)
         track.journaled = true
       }
-      this.#journalChunk(track, offset)
+      writeChunkRecord(journal, track, offset)
       track.chunkWritten(offset)
     }
     this.#pendingBytes = 0
@@ -293,43 +372,12 @@ export class Mp4Recorder {
     return failure
   }
 
-  #journalChunk(track: TrackRecording, offset: number): void {
-    const w = this.#journal
-    const { samples } = track
-    const first = track.pendingFirst
-    const count = track.pendingCount
-    const at = beginChunkRecord(w, track.index, offset, track.pendingBase, count)
-    let sync = track.pendingSyncStart
-    let decodeOffset = 0
-    for (let i = first; i < first + count; i++) {
-      if (i > first) decodeOffset += samples.deltas.get(i - 1)
-      let isSync = samples.allSync
-      if (!isSync && sync < samples.syncSamples.length && samples.syncSamples.get(sync) === i) {
-        isSync = true
-        sync++
-      }
-      w.u32((samples.size(i) | (isSync ? SYNC_BIT : 0)) >>> 0).u32(decodeOffset).i32(samples.compositionOffset(i))
-    }
-    endChunkRecord(w, at)
-  }
-
   #appendJournal(): Mp4WriteError | undefined {
     const bytes = this.#journal.bytes
     if (bytes.length === 0) return undefined
-    const failure = this.#writeAt(this.#journalFd, bytes, this.#journalEnd, journalPath(this.tmpPath))
+    const failure = writeAllSync(this.#journalFd, bytes, this.#journalEnd, journalPath(this.tmpPath))
     if (failure === undefined) this.#journalEnd += bytes.length
     this.#journal.reset()
     return failure
-  }
-
-  /** pwrite of the whole buffer, retrying short writes. */
-  #writeAt(fd: number, buffer: Uint8Array, position: number, file: string, length = buffer.length) {
-    try {
-      let done = 0
-      while (done < length) done += fs.writeSync(fd, buffer, done, length - done, position + done)
-      return undefined
-    } catch (cause) {
-      return ioError("write", file, cause)
-    }
   }
 }

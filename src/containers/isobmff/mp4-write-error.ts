@@ -19,7 +19,9 @@ export const Mp4WriteErrorReason = Schema.Literals([
   /** Nothing was recorded (finalize) or nothing recoverable was found (recoverMp4). */
   "NoSamples",
   /** The journal of a crashed recording cannot be read. */
-  "Corrupt"
+  "Corrupt",
+  /** Recorder options that cannot work (a reservation too small for a free box, an interval of 0). */
+  "InvalidOptions"
 ])
 export type Mp4WriteErrorReason = typeof Mp4WriteErrorReason.Type
 

@@ -2,7 +2,7 @@
  * Serializes a SampleTable into the stbl child boxes (ISO/IEC 14496-12 8.6 and 8.7), run-length encoding
  * stts, ctts and stsc as the spec intends.
  */
-import type { ByteWriter } from "./byte-writer.ts"
+import { type ByteWriter, putU32 } from "./byte-writer.ts"
 import type { SampleTable } from "./sample-table.ts"
 
 /** Where a chunk offset table sits in the built moov, so offsets can be shifted once the moov size is known. */
@@ -12,70 +12,66 @@ export interface ChunkOffsetTable {
   readonly wide: boolean
 }
 
-/** stts, 8.6.1.2: (sample_count, sample_delta) runs. */
+/** stts, 8.6.1.2: (sample_count, sample_delta) runs; the last sample repeats the previous delta. */
 export const writeStts = (w: ByteWriter, table: SampleTable): void => {
   const box = w.fullBox("stts", 0, 0)
-  const countAt = w.length
-  w.u32(0)
-  let entries = 0
-  let run = 0
-  let delta = -1
-  for (let i = 0; i < table.sampleCount; i++) {
-    const d = table.duration(i)
-    if (d === delta) {
-      run++
-      continue
+  const entries = table.sttsEntries
+  w.u32(entries)
+  const at = w.reserve(8 * entries)
+  const raw = w.raw
+  const n = table.sampleCount
+  if (n === 1) {
+    putU32(raw, at, 1)
+    putU32(raw, at + 4, table.defaultDuration)
+  } else if (n > 1) {
+    const deltas = table.deltas
+    let p = at
+    let run = 1
+    let delta = deltas.get(0)
+    for (let i = 1; i < n - 1; i++) {
+      const d = deltas.get(i)
+      if (d === delta) {
+        run++
+        continue
+      }
+      putU32(raw, p, run)
+      putU32(raw, p + 4, delta)
+      p += 8
+      delta = d
+      run = 1
     }
-    if (run > 0) {
-      w.u32(run).u32(delta)
-      entries++
-    }
-    delta = d
-    run = 1
+    // The last sample takes the last delta again, so it joins the last run.
+    putU32(raw, p, run + 1)
+    putU32(raw, p + 4, delta)
   }
-  if (run > 0) {
-    w.u32(run).u32(delta)
-    entries++
-  }
-  w.patchU32(countAt, entries)
   w.end(box)
 }
 
 /** ctts, 8.6.1.3: version 0 holds unsigned offsets, version 1 signed ones; written only when some offset is not 0. */
 export const writeCtts = (w: ByteWriter, table: SampleTable): void => {
-  if (!table.hasCompositionOffsets) return
-  let negative = false
-  let nonZero = false
-  for (let i = 0; i < table.sampleCount; i++) {
+  if (!table.nonZeroOffsets) return
+  const box = w.fullBox("ctts", table.negativeOffsets ? 1 : 0, 0)
+  const entries = table.cttsEntries
+  w.u32(entries)
+  const at = w.reserve(8 * entries)
+  const raw = w.raw
+  let p = at
+  let run = 1
+  let offset = table.compositionOffset(0)
+  for (let i = 1; i < table.sampleCount; i++) {
     const o = table.compositionOffset(i)
-    negative ||= o < 0
-    nonZero ||= o !== 0
-  }
-  if (!nonZero) return
-  const box = w.fullBox("ctts", negative ? 1 : 0, 0)
-  const countAt = w.length
-  w.u32(0)
-  let entries = 0
-  let run = 0
-  let offset = 0
-  for (let i = 0; i < table.sampleCount; i++) {
-    const o = table.compositionOffset(i)
-    if (run > 0 && o === offset) {
+    if (o === offset) {
       run++
       continue
     }
-    if (run > 0) {
-      w.u32(run).i32(offset)
-      entries++
-    }
+    putU32(raw, p, run)
+    putU32(raw, p + 4, offset >>> 0)
+    p += 8
     offset = o
     run = 1
   }
-  if (run > 0) {
-    w.u32(run).i32(offset)
-    entries++
-  }
-  w.patchU32(countAt, entries)
+  putU32(raw, p, run)
+  putU32(raw, p + 4, offset >>> 0)
   w.end(box)
 }
 
@@ -110,10 +106,20 @@ export const writeStsc = (w: ByteWriter, table: SampleTable): void => {
 export const writeStsz = (w: ByteWriter, table: SampleTable): void => {
   const box = w.fullBox("stsz", 0, 0)
   const count = table.sampleCount
-  let uniform = count > 0 ? table.size(0) : 0
-  for (let i = 1; i < count && uniform !== 0; i++) if (table.size(i) !== uniform) uniform = 0
-  w.u32(uniform).u32(count)
-  if (uniform === 0) for (let i = 0; i < count; i++) w.u32(table.size(i))
+  const first = count > 0 ? table.size(0) : 0
+  const uniformAt = w.length
+  w.u32(first).u32(count)
+  // One pass on the hot loop of a long table: write every size, then drop them if they all were equal.
+  const at = w.reserve(4 * count)
+  const raw = w.raw
+  let uniform = first !== 0
+  for (let i = 0; i < count; i++) {
+    const size = table.size(i)
+    if (size !== first) uniform = false
+    putU32(raw, at + 4 * i, size)
+  }
+  if (uniform) w.truncate(at)
+  else w.patchU32(uniformAt, 0)
   w.end(box)
 }
 

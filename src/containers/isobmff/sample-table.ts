@@ -24,6 +24,16 @@ export class SampleTable {
   #decodeTime = 0
   /** Data-file offset just past the last chunk, to extend it when the next one follows directly. */
   #chunkEnd = NaN
+  /** Runs of equal decode deltas and of equal composition offsets (the stts and ctts entry counts), kept as
+   * samples come so that the size of a moov is bounded without building it. */
+  #deltaRuns = 0
+  #offsetRuns = 0
+  #lastOffset = NaN
+  /** Whether some composition offset is negative (ctts version 1) or not zero (a ctts at all). */
+  #negativeOffsets = false
+  #nonZeroOffsets = false
+  /** Latest pts + duration over every sample but the last, whose duration is only known with the next one. */
+  #endBeforeLast = 0
 
   constructor(allSync: boolean, defaultDuration: number) {
     this.allSync = allSync
@@ -58,7 +68,18 @@ export class SampleTable {
    */
   add(size: number, decodeTime: number, compositionOffset: number, sync: boolean): void {
     const index = this.sizes.length
-    if (index > 0) this.deltas.push(decodeTime - this.#decodeTime)
+    if (index > 0) {
+      const delta = decodeTime - this.#decodeTime
+      if (index === 1 || delta !== this.deltas.last(-1)) this.#deltaRuns++
+      this.deltas.push(delta)
+      this.#endBeforeLast = Math.max(this.#endBeforeLast, this.#decodeTime + this.#lastOffset + delta)
+    }
+    if (compositionOffset !== this.#lastOffset) this.#offsetRuns++
+    this.#lastOffset = compositionOffset
+    if (compositionOffset !== 0) {
+      this.#nonZeroOffsets = true
+      if (compositionOffset < 0) this.#negativeOffsets = true
+    }
     this.#decodeTime = decodeTime
     this.sizes.push(size)
     this.#bytes += size
@@ -107,15 +128,29 @@ export class SampleTable {
 
   /** Latest pts + duration over all samples, media ticks; differs from mediaDuration with B-frames. */
   presentationEnd(): number {
-    if (this.#offsets === undefined) return this.mediaDuration
-    let decodeTime = 0
-    let end = 0
-    for (let i = 0; i < this.sampleCount; i++) {
-      const duration = this.duration(i)
-      end = Math.max(end, decodeTime + this.#offsets.get(i) + duration)
-      decodeTime += duration
-    }
-    return end
+    const last = this.sampleCount - 1
+    if (last < 0) return 0
+    return Math.max(this.#endBeforeLast, this.#decodeTime + this.#lastOffset + this.duration(last))
+  }
+
+  /** Some composition offset is not zero: a ctts box is written. */
+  get nonZeroOffsets(): boolean {
+    return this.#nonZeroOffsets
+  }
+
+  /** Some composition offset is negative: the ctts box needs version 1. */
+  get negativeOffsets(): boolean {
+    return this.#negativeOffsets
+  }
+
+  /** Entries of the stts box: runs of equal sample durations (the last sample repeats the previous delta). */
+  get sttsEntries(): number {
+    return this.sampleCount === 0 ? 0 : Math.max(1, this.#deltaRuns)
+  }
+
+  /** Entries of the ctts box, when one is written: runs of equal composition offsets. */
+  get cttsEntries(): number {
+    return this.#offsetRuns
   }
 
   /** Forgets samples from `sampleCount` on and chunks from `chunkCount` on (rollback of a failed chunk write). */
@@ -132,6 +167,32 @@ export class SampleTable {
     this.chunkOffsets.truncate(chunkCount)
     this.chunkSampleCounts.truncate(chunkCount)
     this.#chunkEnd = NaN
+    this.#countRuns()
+  }
+
+  /** Recounts what `add` keeps incrementally, after a truncation. */
+  #countRuns(): void {
+    this.#deltaRuns = 0
+    for (let i = 0; i < this.deltas.length; i++) {
+      if (i === 0 || this.deltas.get(i) !== this.deltas.get(i - 1)) this.#deltaRuns++
+    }
+    this.#offsetRuns = 0
+    this.#lastOffset = NaN
+    this.#negativeOffsets = false
+    this.#nonZeroOffsets = false
+    this.#endBeforeLast = 0
+    let decodeTime = 0
+    for (let i = 0; i < this.sampleCount; i++) {
+      const offset = this.compositionOffset(i)
+      if (offset !== this.#lastOffset) this.#offsetRuns++
+      this.#lastOffset = offset
+      if (offset !== 0) this.#nonZeroOffsets = true
+      if (offset < 0) this.#negativeOffsets = true
+      if (i < this.sampleCount - 1) {
+        this.#endBeforeLast = Math.max(this.#endBeforeLast, decodeTime + offset + this.deltas.get(i))
+        decodeTime += this.deltas.get(i)
+      }
+    }
   }
 
   /** Heap held by the blocks (benchmarks). */

@@ -1,16 +1,12 @@
 /**
- * The on-disk layout of an MP4 recording in progress, chosen so that a crash leaves enough to rebuild a playable
- * file (`recoverMp4`). Two files, both append-only while recording:
+ * The journal of an MP4 recording in progress, chosen so that a crash leaves enough to rebuild a playable file
+ * (`recoverMp4`). It sits next to the data file (whose layouts are in data-layout.ts) as `tmpPath + ".idx"`; both
+ * are append-only while recording.
  *
- * Data file (`tmpPath`):
- *   0   ftyp (32 bytes), exactly the final file's ftyp
- *   32  free (8 bytes)  } 16 bytes kept for the mdat header: finalized in place they become free + mdat with a
- *   40  mdat (8 bytes)  } 32-bit size, or one mdat header with a 64-bit largesize (ISO/IEC 14496-12 4.2, 8.1.1)
- *   48  media data: chunks, each the samples of one track in decode order (the interleave buffer of ~0.5 s)
- *
- * Journal (`tmpPath + ".idx"`), a sequence of records, each framed as
+ * Journal, a sequence of records, each framed as
  *   u32 length of (type + payload) | u8 type | payload | u32 CRC-32 of (type + payload)     (big-endian)
- *   'H' header, first:  u8 version 1 | f64 creationTime (Unix ms) | u32 movie timescale
+ *   'H' header, first:  u8 version 2 | f64 creationTime (Unix ms) | u32 movie timescale
+ *       | u8 layout (0 plain, 1 reserved, 2 split) | u32 reserved bytes | u16 length | stream name (UTF-8)
  *   'T' track, written before the track's first chunk:
  *       u16 track index | u8 kind (0 video, 1 audio) | u8 codec length | codec (latin1) | u32 timescale
  *       | u32 media timescale | u32 width | u32 height | u32 sampleRate | u16 channels
@@ -18,37 +14,25 @@
  *   'C' chunk, appended after the chunk's bytes reached the data file:
  *       u16 track index | f64 data-file offset | f64 decode time of its first sample (media ticks) | u32 count
  *       | count x (u32 size with bit 31 = sync sample | u32 decode time minus the first's | i32 composition offset)
+ *   'F' finalizing, appended when finalize starts writing the final file:  u16 length | final path (UTF-8)
  * A chunk batch is written to the data file first and to the journal second, so every journaled chunk was handed
  * to the OS before its record; recovery stops at the first torn or corrupt record, or at the first chunk that
- * reaches past the end of the data file.
+ * reaches past the end of the data file. The 'F' record names the file a crash during finalize was writing: when
+ * it exists, the recording was finished and its leftovers are only to be removed.
  */
 import { crc32 } from "node:zlib"
 import type { Track } from "../../media/frame.ts"
 import type { ByteWriter } from "./byte-writer.ts"
-import { FTYP } from "./moov.ts"
-
-/** Offset of the 16 bytes kept for the mdat header. */
-export const MDAT_HEADER_AT = FTYP.length
-/** Offset of the first media byte in the data file. */
-export const DATA_START = MDAT_HEADER_AT + 16
+import type { DataLayout } from "./data-layout.ts"
+import type { SampleTable } from "./sample-table.ts"
 
 export const journalPath = (tmpPath: string): string => `${tmpPath}.idx`
 
-/** The first 48 bytes of the data file: ftyp, free, and an mdat whose size 0 means "to the end of the file". */
-export const dataFileHeader = (): Buffer => {
-  const header = Buffer.alloc(DATA_START)
-  header.set(FTYP, 0)
-  header.writeUInt32BE(8, MDAT_HEADER_AT)
-  header.write("free", MDAT_HEADER_AT + 4, "latin1")
-  header.writeUInt32BE(0, MDAT_HEADER_AT + 8)
-  header.write("mdat", MDAT_HEADER_AT + 12, "latin1")
-  return header
-}
-
-const JOURNAL_VERSION = 1
+const JOURNAL_VERSION = 2
 const HEADER = 0x48 // 'H'
 const TRACK = 0x54 // 'T'
 const CHUNK = 0x43 // 'C'
+const FINALIZING = 0x46 // 'F'
 /** Bytes per sample in a chunk record. */
 export const CHUNK_SAMPLE_BYTES = 12
 export const SYNC_BIT = 0x8000_0000
@@ -56,6 +40,9 @@ export const SYNC_BIT = 0x8000_0000
 export interface JournalHeader {
   readonly creationTime: number
   readonly movieTimescale: number
+  readonly layout: DataLayout
+  /** The published stream, for the record hook of a recovered file; empty when unknown. */
+  readonly streamName: string
 }
 
 export interface JournalTrack {
@@ -79,6 +66,7 @@ export type JournalRecord =
   | { readonly type: "header"; readonly header: JournalHeader }
   | { readonly type: "track"; readonly track: JournalTrack }
   | { readonly type: "chunk"; readonly chunk: JournalChunk }
+  | { readonly type: "finalizing"; readonly finalPath: string }
 
 const beginRecord = (w: ByteWriter, type: number): number => {
   const at = w.length
@@ -91,10 +79,36 @@ const endRecord = (w: ByteWriter, at: number): void => {
   w.u32(crc32(w.bytes.subarray(at + 4)))
 }
 
+const LAYOUTS = ["Plain", "Reserved", "Split"] as const
+
+const writeText = (w: ByteWriter, text: string): void => {
+  const bytes = Buffer.from(text, "utf8").subarray(0, 0xffff)
+  w.u16(bytes.length).bytesOf(bytes)
+}
+
 export const writeHeaderRecord = (w: ByteWriter, header: JournalHeader): void => {
   const at = beginRecord(w, HEADER)
+  const { layout } = header
   w.u8(JOURNAL_VERSION).f64(header.creationTime).u32(header.movieTimescale)
+  w.u8(LAYOUTS.indexOf(layout._tag)).u32(layout._tag === "Reserved" ? layout.reservedBytes : 0)
+  writeText(w, header.streamName)
   endRecord(w, at)
+}
+
+export const writeFinalizingRecord = (w: ByteWriter, finalPath: string): void => {
+  const at = beginRecord(w, FINALIZING)
+  writeText(w, finalPath)
+  endRecord(w, at)
+}
+
+const decodeHeader = (b: Buffer): JournalHeader | undefined => {
+  const tag = LAYOUTS[b[13]!]
+  if (b[0] !== JOURNAL_VERSION || tag === undefined) return undefined
+  const reservedBytes = b.readUInt32BE(14)
+  const layout: DataLayout = tag === "Reserved" ? { _tag: tag, reservedBytes } : { _tag: tag }
+  const nameLength = b.readUInt16BE(18)
+  const streamName = b.toString("utf8", 20, 20 + nameLength)
+  return { creationTime: b.readDoubleBE(1), movieTimescale: b.readUInt32BE(9), layout, streamName }
 }
 
 export const writeTrackRecord = (w: ByteWriter, t: JournalTrack): void => {
@@ -124,6 +138,36 @@ export const beginChunkRecord = (
 }
 
 export const endChunkRecord = endRecord
+
+/** What a chunk record is written from: the track's table and its pending run of samples (track-recording.ts). */
+export interface PendingChunk {
+  readonly index: number
+  readonly samples: SampleTable
+  readonly pendingFirst: number
+  readonly pendingCount: number
+  readonly pendingBase: number
+  readonly pendingSyncStart: number
+}
+
+/** The 'C' record of the pending samples of `track`, written at `offset`. */
+export const writeChunkRecord = (w: ByteWriter, track: PendingChunk, offset: number): void => {
+  const { samples } = track
+  const first = track.pendingFirst
+  const count = track.pendingCount
+  const at = beginChunkRecord(w, track.index, offset, track.pendingBase, count)
+  let sync = track.pendingSyncStart
+  let decodeOffset = 0
+  for (let i = first; i < first + count; i++) {
+    if (i > first) decodeOffset += samples.deltas.get(i - 1)
+    let isSync = samples.allSync
+    if (!isSync && sync < samples.syncSamples.length && samples.syncSamples.get(sync) === i) {
+      isSync = true
+      sync++
+    }
+    w.u32((samples.size(i) | (isSync ? SYNC_BIT : 0)) >>> 0).u32(decodeOffset).i32(samples.compositionOffset(i))
+  }
+  endChunkRecord(w, at)
+}
 
 const decodeTrack = (b: Buffer): JournalTrack => {
   let p = 0
@@ -158,7 +202,10 @@ const decodeTrack = (b: Buffer): JournalTrack => {
  * Decodes journal records up to the first torn or corrupt one (a crash mid-write leaves at most that).
  * Throws nothing: a malformed tail just ends the list.
  */
-export const readJournal = (bytes: Buffer): Array<JournalRecord> => {
+export const readJournal = (bytes: Buffer): Array<JournalRecord> => readJournalPrefix(bytes).records
+
+/** The records up to the first torn or corrupt one, and the length of that intact prefix. */
+export const readJournalPrefix = (bytes: Buffer): { records: Array<JournalRecord>; length: number } => {
   const records: Array<JournalRecord> = []
   let p = 0
   while (p + 9 <= bytes.length) {
@@ -169,9 +216,11 @@ export const readJournal = (bytes: Buffer): Array<JournalRecord> => {
     const type = body[0]
     const payload = body.subarray(1)
     if (type === HEADER) {
-      if (payload[0] !== JOURNAL_VERSION) break
-      const header = { creationTime: payload.readDoubleBE(1), movieTimescale: payload.readUInt32BE(9) }
+      const header = payload.length >= 20 ? decodeHeader(payload) : undefined
+      if (header === undefined) break
       records.push({ type: "header", header })
+    } else if (type === FINALIZING) {
+      records.push({ type: "finalizing", finalPath: payload.toString("utf8", 2, 2 + payload.readUInt16BE(0)) })
     } else if (type === TRACK) {
       records.push({ type: "track", track: decodeTrack(payload) })
     } else if (type === CHUNK) {
@@ -193,5 +242,5 @@ export const readJournal = (bytes: Buffer): Array<JournalRecord> => {
     }
     p += 4 + length + 4
   }
-  return records
+  return { records, length: p }
 }
