@@ -65,6 +65,27 @@ describe("crash recovery", () => {
     }
   })
 
+  it("keeps an MKV recording cut by SIGKILL, playable up to its last flushed cluster", async () => {
+    const dir = tempDir("crash-mkv")
+    const config = { record_formats: "h264-mkv, vp8-mkv", record_tmp_dir: path.join(dir, "tmp") }
+    const first = await startCapstan(config, { dir })
+    const publisher = startPublish({ url: `rtmp://127.0.0.1:${first.rtmpPort}/live/mkvcrash`, seconds: 30, realtime: true })
+    await first.waitForLog(/RTMP publish mkvcrash as media session/)
+    await sleep(6000)
+    await first.stop("SIGKILL")
+    publisher.kill("SIGKILL")
+    const second = await startCapstan(config, { dir })
+    try {
+      const line = await second.waitForLog(/recovered \S+\.mkv after a crash/)
+      const file = line.replace(/^recovered /, "").replace(/ after a crash$/, "")
+      assert.strictEqual(path.dirname(file), second.recordDir)
+      assert.isAtLeast(Number(probe(file).format.duration), 3, "what was flushed before the kill plays")
+      assert.deepStrictEqual(fs.readdirSync(path.join(dir, "tmp")), [])
+    } finally {
+      await second.stop()
+    }
+  })
+
   it("recovers one file by hand with `capstan recover`", async () => {
     const dir = tempDir("recover-cli")
     const config = { stream_record_policy_template: "{streamName}", record_tmp_dir: path.join(dir, "tmp") }

@@ -15,7 +15,8 @@ export const leftoverKindOf = (file: string): LeftoverKind | undefined => {
   if (file.endsWith(".header")) return "header"
   if (file.endsWith(".header.new")) return "pending-header"
   if (file.endsWith(".part")) return "part"
-  if (file.endsWith(".tmp")) return "data"
+  // Only MP4 data: Matroska and MPEG-TS temp files play as they are and are moved, not rebuilt.
+  if (file.endsWith(".mp4.tmp")) return "data"
   return undefined
 }
 
