@@ -16,6 +16,9 @@ import { multiRecorderRoutes } from "./http/multi-recorder-api.ts"
 import { mpegTsApiRoutes } from "./http/mpegts-api.ts"
 import { RecordCuts } from "./http/record-cuts.ts"
 import { rtspApiRoutes } from "./http/rtsp-api.ts"
+import { clientPageRoutes } from "./http/client-pages.ts"
+import { whipRoutes } from "./http/whip-api.ts"
+import { WhipIngest } from "./protocols/webrtc/whip-ingest.ts"
 import { RtspPulls } from "./protocols/rtsp/rtsp-pulls.ts"
 import { MpegTsIngest } from "./protocols/mpegts/mpegts-ingest.ts"
 import { DiskSpace } from "./pipelines/disk-guard.ts"
@@ -80,13 +83,24 @@ const servers = Layer.unwrap(Effect.gen(function*() {
         }),
         multiRecorderRoutes,
         mpegTsApiRoutes,
-        rtspApiRoutes
+        rtspApiRoutes,
+        whipRoutes,
+        clientPageRoutes({ recordDir: config.recordDir })
       ),
       { host: config.bindAddress, port: config.httpPort, quiet: true }
     ).pipe(
       Layer.provide(RecordCuts.layer({ cutterDir: config.mp4CutterDir })),
       Layer.provide(MpegTsIngest.layer({ host: config.bindAddress, record: true, timeout: config.mpegtsStreamTimeout })),
-      Layer.provide(RtspPulls.layer({ record: config.recordRtspStreams }))
+      Layer.provide(RtspPulls.layer({ record: config.recordRtspStreams })),
+      Layer.provide(WhipIngest.layer({
+        // record_streams decides in the session; `?record=false` turns it off for one publication.
+        record: true,
+        iceHostAddresses: config.webrtcIceHostAddresses,
+        iceHostAddressesOnly: config.webrtcIceHostAddresses.length > 0,
+        portRange: config.webrtcPortRange,
+        preInit: config.webrtcPreInit,
+        periodicFirRequest: config.periodicFirRequest
+      }))
     )
   )
 }))

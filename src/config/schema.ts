@@ -12,12 +12,14 @@ import {
   ContentDisposition,
   EncodeRecordName,
   Host,
+  HostList,
   intRange,
   Minutes,
   NonNegativeInt,
   OptionalPath,
   Path,
   Port,
+  PortRange,
   PositiveInt,
   Seconds,
   Template,
@@ -92,6 +94,8 @@ export const configTable = {
   // WebRTC
   periodic_fir_request: entry(Bool, "false", "Ask WebRTC publishers for keyframes periodically"),
   webrtc_pre_init: entry(Bool, "false", "Initialize the WebRTC stack at startup"),
+  webrtc_ice_host_addresses: entry(HostList, "", "ICE host candidates to advertise (e.g. 127.0.0.1); empty: werift's own"),
+  webrtc_port_range: entry(PortRange, "", "UDP ports for WebRTC as MIN-MAX; empty: any"),
   // MPEG-TS over UDP
   mpegts_stream_timeout: entry(Seconds, "10", "Seconds without data after which an MPEG-TS stream ends"),
   // Tools

@@ -120,6 +120,30 @@ export const Host: ValueKind<string> = makeValueKind({
   format: (value) => value
 })
 
+/** A comma-separated list of IP addresses; empty for none. */
+export const HostList: ValueKind<ReadonlyArray<string>> = makeValueKind({
+  expected: "comma-separated IP addresses, or nothing",
+  type: Schema.Array(Schema.String),
+  parse: (text) => {
+    const hosts = text.split(",").map((host) => host.trim()).filter((host) => host !== "")
+    return hosts.every((host) => isIP(host) !== 0) ? hosts : invalid()
+  },
+  format: (value) => value.join(",")
+})
+
+/** `min-max` UDP ports (min < max), or nothing for any port. */
+export const PortRange: ValueKind<readonly [number, number] | undefined> = makeValueKind({
+  expected: "MIN-MAX with 1 <= MIN < MAX <= 65535, or nothing",
+  type: Schema.UndefinedOr(Schema.Tuple([Schema.Number, Schema.Number])),
+  parse: (text) => {
+    if (text === "") return undefined
+    const match = /^(\d+)-(\d+)$/.exec(text)
+    const [min, max] = match === null ? [NaN, NaN] : [Number(match[1]), Number(match[2])]
+    return min >= 1 && min < max && max <= 65535 ? [min, max] as const : invalid()
+  },
+  format: (value) => (value === undefined ? "" : `${value[0]}-${value[1]}`)
+})
+
 export type ContentDisposition = "inline" | "attachment"
 
 export const ContentDisposition: ValueKind<ContentDisposition> = makeValueKind({

@@ -22,9 +22,16 @@ export const recorderApiRoutes = HttpApiBuilder.layer(RecorderApi, { openapiPath
  * and headers. The exposed headers let a page on another origin read ranges and download names.
  */
 export const corsRoutes = HttpRouter.cors({
-  allowedMethods: ["GET", "HEAD", "POST", "OPTIONS"],
-  allowedHeaders: ["Content-Type", "Range"],
-  exposedHeaders: ["Content-Disposition", "Content-Range", "Content-Length", "Accept-Ranges", "Location"],
+  allowedMethods: ["GET", "HEAD", "POST", "DELETE", "PATCH", "OPTIONS"],
+  allowedHeaders: ["Content-Type", "Range", "Authorization"],
+  exposedHeaders: [
+    "Content-Disposition",
+    "Content-Range",
+    "Content-Length",
+    "Accept-Ranges",
+    "Location",
+    "X-Media-Session-Id"
+  ],
   maxAge: 600
 })
 
