@@ -63,6 +63,9 @@ export interface SessionServices {
  */
 export const TRACK_SETTLE_SECONDS = 1
 
+/** At most this many frames (about 10 s of audio and video) wait for a recording to open. */
+const EARLY_FRAMES_MAX = 1000
+
 /** Audio codecs MP4 recordings transcode to AAC. */
 const needsAac = (track: Track | undefined): track is AudioTrack =>
   track !== undefined && track.kind === "audio" && track.codec !== "AAC"
@@ -249,6 +252,8 @@ export const runSession = Effect.fn("MediaSession.run")(function*(session: Media
       tmpPathFor: () => `${settings.tmpDir}/.${session.id}_${session.allocateIndex()}.${format.extension}.tmp`
     }, tracks.slice(), services.nowMillis)
     session.recovery = new ErrorRecovery({ hasVideo: video !== undefined })
+    // The file starts at a keyframe; a publisher that can send one on request (WebRTC) is asked now.
+    if (video !== undefined) session.request.requestKeyframe?.()
     return true
   }
 
@@ -289,7 +294,11 @@ export const runSession = Effect.fn("MediaSession.run")(function*(session: Media
           return
         }
       }
-      if (!openRecordingWithEarly(plan)) return
+      if (!openRecordingWithEarly(plan)) {
+        // Held until the AAC transcoder is up (about a second), so the file still starts with the stream.
+        if (session.early.length < EARLY_FRAMES_MAX) session.early.push(frame)
+        return
+      }
     }
     recordFrame(plan, frame)
   }
