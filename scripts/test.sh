@@ -13,6 +13,7 @@ command -v nginx >/dev/null 2>&1 || need+=(nginx)
 ls /usr/lib/nginx/modules/ngx_rtmp_module.so >/dev/null 2>&1 || need+=(libnginx-mod-rtmp)
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
 command -v fallocate >/dev/null 2>&1 || need+=(util-linux)
+ls /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf >/dev/null 2>&1 || need+=(fonts-dejavu-core)
 command -v ip >/dev/null 2>&1 || need+=(iproute2)
 # The RTSP camera stand-in: GStreamer's RTSP server through its Python bindings, with the codec plugins.
 /usr/bin/python3 -c 'import gi; gi.require_version("GstRtspServer", "1.0")' >/dev/null 2>&1 || need+=(

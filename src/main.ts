@@ -11,6 +11,7 @@ import { RecorderEnvironment } from "./actors/recorder-settings.ts"
 import { recoveryOptions } from "./actors/startup-recovery.ts"
 import { Capstan } from "./capstan.ts"
 import { CapstanConfig } from "./config/service.ts"
+import { offlineMixerCommand } from "./mixer/mixer-command.ts"
 
 const config = Flag.File("config").pipe(
   Flag.withDescription("A properties file (flashphoner.properties keys); defaults to $CAPSTAN_CONFIG"),
@@ -49,7 +50,7 @@ const recover = Command.make(
 
 const capstan = Command.make("capstan").pipe(
   Command.withDescription("Capstan stream recording server"),
-  Command.withSubcommands([serve, recover])
+  Command.withSubcommands([serve, recover, offlineMixerCommand])
 )
 
 /** A failure to start is one line naming what is wrong (a bad config key, a port in use), then exit code 1. */

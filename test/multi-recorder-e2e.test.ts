@@ -3,6 +3,8 @@
  * manual's REST API, the file judged by ffprobe (tracks, names) and mp4box (edit lists that start with a pause).
  */
 import * as fs from "node:fs"
+import * as http from "node:http"
+import type { AddressInfo } from "node:net"
 import * as path from "node:path"
 import { assert, describe, it } from "@effect/vitest"
 import { createFile, MP4BoxBuffer } from "mp4box"
@@ -112,6 +114,55 @@ describe("multiple recorder", () => {
     } finally {
       alice.kill("SIGKILL")
       bob.kill("SIGKILL")
+      await server.stop()
+    }
+  })
+
+  it("mixes a finished multi-recording with the default hook and posts the manual's callback", async () => {
+    const bodies: Array<any> = []
+    const receiver = http.createServer((request, response) => {
+      let text = ""
+      request.on("data", (chunk: Buffer) => (text += chunk.toString()))
+      request.on("end", () => {
+        bodies.push({ contentType: request.headers["content-type"], url: request.url, body: JSON.parse(text) })
+        response.end("ok")
+      })
+    })
+    await new Promise<void>((resolve) => receiver.listen(0, "127.0.0.1", resolve))
+    const dir = tempDir("mix")
+    const mixerConfig = path.join(dir, "offline_mixer.json")
+    const callbackUrl = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/multiRecorderCallback`
+    fs.writeFileSync(mixerConfig, JSON.stringify({ hasVideo: "true", hasAudio: "true", mixerDisplayStreamName: true, callbackUrl }))
+    const server = await startCapstan({ record_streams: "false", stream_record_policy_template: "{streamName}" }, {
+      dir,
+      env: { CAPSTAN_OFFLINE_MIXER_CONFIG: mixerConfig }
+    })
+    const carol = startPublish({ url: `rtmp://127.0.0.1:${server.rtmpPort}/live/carol`, seconds: 10, realtime: true })
+    const dave = startPublish({ url: `rtmp://127.0.0.1:${server.rtmpPort}/live/dave`, seconds: 10, realtime: true })
+    try {
+      const uri = "multi-recorder://room-mix"
+      const ids = [await sessionId(server, "carol"), await sessionId(server, "dave")]
+      assert.strictEqual((await post(server, "/rest-api/multipleRecorder/startup", { uri })).status, 200)
+      assert.strictEqual((await post(server, "/rest-api/multipleRecorder/add", { uri, mediaSessionId: ids[0] })).status, 200)
+      await sleep(1500)
+      assert.strictEqual((await post(server, "/rest-api/multipleRecorder/add", { uri, mediaSessionId: ids[1] })).status, 200)
+      await sleep(3000)
+      assert.strictEqual((await post(server, "/rest-api/multipleRecorder/terminate", { uri })).status, 200)
+      const callback = await until("the mixer's callback", () => bodies[0], 120_000)
+      assert.strictEqual(callback.url, "/multiRecorderCallback")
+      assert.strictEqual(callback.contentType, "application/json")
+      const file = path.join(server.recordDir, "multi-recorder___room-mix.mp4")
+      const mixed = path.join(server.recordDir, "multi-recorder___room-mix_mixed.mp4")
+      assert.deepInclude(callback.body, { multiRecorderFilePath: file, recorderUri: uri })
+      assert.strictEqual(callback.body.mixerParams[0].path, mixed)
+      const streams = probe(mixed).streams
+      assert.deepStrictEqual(streams.map((s) => s.codec_type), ["video", "audio"])
+      assert.approximately(Number(probe(mixed).format.duration), Number(probe(file).format.duration), 0.2)
+      assert.strictEqual(decodeErrors(mixed), "")
+    } finally {
+      carol.kill("SIGKILL")
+      dave.kill("SIGKILL")
+      receiver.close()
       await server.stop()
     }
   })

@@ -2,6 +2,7 @@
  * Builds the recorder's settings from the decoded server config: name rendering, rotation parsing,
  * the container for each codec, and the record hook bound to the platform's process spawner.
  */
+import { fileURLToPath } from "node:url"
 import { Duration, Effect, Layer, Option, Result } from "effect"
 import { ChildProcessSpawner } from "effect/process"
 import { recordContainerFor, type RecordContainer } from "../config/record-formats.ts"
@@ -15,6 +16,12 @@ import { renderTemplate, templateProblem } from "../pipelines/naming/template.ts
 import type { NameFields } from "../pipelines/recording.ts"
 import { runRecordHook } from "./record-hook.ts"
 import { RecorderEnvironment, type RecorderSettings } from "./recorder-settings.ts"
+
+/** bin/on_multiple_record_hook.sh of this checkout: runs the offline mixer on the finished multi-recording. */
+const DEFAULT_MULTI_HOOK = fileURLToPath(new URL("../../bin/on_multiple_record_hook.sh", import.meta.url))
+
+/** Mixing takes about as long as the recording lasted; the bound only stops a hook that hangs for good. */
+const MULTI_HOOK_TIMEOUT = Duration.hours(12)
 
 export const recorderEnvironmentLayer: Layer.Layer<
   RecorderEnvironment,
@@ -68,14 +75,13 @@ export const recorderEnvironmentLayer: Layer.Layer<
             Effect.asVoid,
             Effect.provideService(ChildProcessSpawner.ChildProcessSpawner, spawner)
           )
-      const multiHookScript = Option.getOrUndefined(config.onMultipleRecordHookScript)
+      // Without a script of the operator's, the bundled one mixes the file, as the manual's default does.
+      const multiHookScript = Option.getOrElse(config.onMultipleRecordHookScript, () => DEFAULT_MULTI_HOOK)
       const runMultiHook = (uri: string, filePath: string) =>
-        multiHookScript === undefined
-          ? Effect.logInfo(`multi-recording ${uri} finished: ${filePath}`)
-          : runRecordHook({ script: multiHookScript, streamName: uri, filePath, timeout: config.onRecordHookTimeout }).pipe(
-            Effect.asVoid,
-            Effect.provideService(ChildProcessSpawner.ChildProcessSpawner, spawner)
-          )
+        runRecordHook({ script: multiHookScript, streamName: uri, filePath, timeout: MULTI_HOOK_TIMEOUT }).pipe(
+          Effect.asVoid,
+          Effect.provideService(ChildProcessSpawner.ChildProcessSpawner, spawner)
+        )
       return RecorderEnvironment.of({ settings, runHook, runMultiHook })
     })
   )

@@ -89,7 +89,7 @@ export const configTable = {
   mp4_cutter_dir: entry(OptionalPath, "", "Where cut fragments are stored; empty: record_dir"),
   // Multi-recorder
   multi_record_dir: entry(OptionalPath, "", "Where multi-recorder files go; empty: record_dir"),
-  on_multiple_record_hook_script: entry(OptionalPath, "", "Run after each multi-record; empty: none"),
+  on_multiple_record_hook_script: entry(OptionalPath, "", "Run after each multi-record; empty: bin/on_multiple_record_hook.sh (mixes)"),
   multi_recorder_mkv_fill_gaps: entry(Bool, "true", "Fill gaps of streams pulled from MKV multi-records"),
   // WebRTC
   periodic_fir_request: entry(Bool, "false", "Ask WebRTC publishers for keyframes periodically"),

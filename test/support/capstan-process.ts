@@ -35,7 +35,7 @@ export const tempDir = (prefix: string): string => fs.mkdtempSync(path.join(os.t
 
 export const startCapstan = async (
   properties: Record<string, string> = {},
-  options: { readonly dir?: string; readonly readyTimeoutMs?: number } = {}
+  options: { readonly dir?: string; readonly readyTimeoutMs?: number; readonly env?: Record<string, string> } = {}
 ): Promise<CapstanProcess> => {
   const dir = options.dir ?? tempDir("e2e")
   const httpPort = await freePort()
@@ -54,7 +54,8 @@ export const startCapstan = async (
   const node = path.resolve("node_modules/.bin/node")
   const child = spawn(node, ["src/main.ts", "serve", "--config", configPath], {
     cwd: path.resolve("."),
-    stdio: ["ignore", "pipe", "pipe"]
+    stdio: ["ignore", "pipe", "pipe"],
+    env: { ...process.env, ...options.env }
   })
   let output = ""
   const waiters = new Set<() => void>()
