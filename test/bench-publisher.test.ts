@@ -7,7 +7,7 @@ import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { ensureFixture, readFlvTags } from "../bench/flv-fixture.ts"
 import { countVideoFrames } from "../bench/frame-count.ts"
-import { nginxRtmpMissing, startNginxRtmp } from "../bench/nginx-rtmp.ts"
+import { startNginxRtmp } from "../bench/nginx-rtmp.ts"
 import { publishStream } from "../bench/rtmp-publisher.ts"
 import { freePort } from "../bench/server-process.ts"
 
@@ -27,7 +27,7 @@ const workDir = Effect.acquireRelease(
 )
 
 describe("bench/rtmp-publisher against nginx-rtmp record all", () => {
-  it.live.skipIf(nginxRtmpMissing() !== undefined)("every video frame it counts as sent is in the recording", () =>
+  it.live("every video frame it counts as sent is in the recording", () =>
     Effect.gen(function* () {
       const fixture = readFlvTags(ensureFixture())
       const dir = yield* workDir
