@@ -200,7 +200,7 @@ export const runSession = Effect.fn("MediaSession.run")(function*(session: Media
     const plan = session.plan
     const recording = session.recording
     if (plan === undefined || recording === undefined) return
-    pushToRecording(recording, plan, session.tracks.findIndex((track) => track.kind === "audio"), frame)
+    pushToRecording(recording, plan, recording.trackIndexOf("audio"), frame)
   }
 
   const startTranscoder = (input: AudioTrack) => {
@@ -317,7 +317,8 @@ export const runSession = Effect.fn("MediaSession.run")(function*(session: Media
   const recordFrame = (plan: RecordingPlan, frame: Frame) => {
     const recording = session.recording
     if (recording === undefined) return
-    const trackIndex = session.tracks.findIndex((track) => track.kind === frame.kind)
+    const trackIndex = recording.trackIndexOf(frame.kind)
+    if (trackIndex < 0) return
     const transcoder = session.transcoder
     if (frame.kind === "audio" && typeof transcoder === "object") {
       transcoder.push(frame)

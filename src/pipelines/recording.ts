@@ -90,6 +90,11 @@ export class Recording {
     return this.fragment && this.fieldsOf(this.fragment, undefined)
   }
 
+  /** Where frames of `kind` go in this recording's tracks (its own order, which may leave a kind out), or -1. */
+  trackIndexOf(kind: Track["kind"]): number {
+    return this.tracks.findIndex((track) => track.kind === kind)
+  }
+
   get started(): boolean {
     return this.gate.isOpen
   }
