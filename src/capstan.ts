@@ -1,7 +1,7 @@
 /**
- * Capstan as a Layer: the config, the session registry, the RTMP ingest server and the HTTP server,
- * wired together. `capstan serve` launches it; another Effect program can provide it to run the
- * whole recorder inside itself.
+ * Capstan as a Layer: the config, crash recovery at start, the session registry and multi-recorders, the
+ * ingests (RTMP, WHIP, RTSP pulls, MPEG-TS over UDP) and the HTTP server, wired together. `capstan serve`
+ * launches it; another Effect program can provide it to run the whole recorder inside itself.
  */
 import { NodeServices } from "@effect/platform-node"
 import { Context, Effect, Layer } from "effect"
