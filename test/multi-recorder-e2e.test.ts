@@ -166,4 +166,17 @@ describe("multiple recorder", () => {
       await server.stop()
     }
   })
+
+  it("refuses to start a multi-recording below file_recorder_min_space", async () => {
+    const server = await startCapstan({ file_recorder_min_space: "1000000g" })
+    try {
+      const refused = await post(server, "/rest-api/multipleRecorder/startup", { uri: "multi-recorder://full" })
+      assert.strictEqual(refused.status, 500)
+      assert.strictEqual(refused.json.reason, "Not enough available disk space")
+      assert.deepStrictEqual((await post(server, "/rest-api/multipleRecorder/find_all", {})).json, [])
+      await server.waitForLog(/Not enough available disk space: multi-recorder multi-recorder:\/\/full not started/)
+    } finally {
+      await server.stop()
+    }
+  })
 })

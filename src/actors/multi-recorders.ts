@@ -7,6 +7,7 @@ import * as fs from "node:fs"
 import * as path from "node:path"
 import { Clock, Context, Effect, Layer, Schema } from "effect"
 import { Mp4Recorder } from "../containers/isobmff/index.ts"
+import { DiskSpace, diskCheckSchedule, hasEnoughSpace, NOT_ENOUGH_DISK_SPACE } from "../pipelines/disk-guard.ts"
 import { FinalizerPool } from "../pipelines/finalizer-pool.ts"
 import { MultiRecording } from "../pipelines/multi-recording.ts"
 import { multiRecorderStreamName } from "../pipelines/naming/template.ts"
@@ -36,13 +37,18 @@ export class MultiRecorders extends Context.Service<MultiRecorders, {
   readonly terminate: (uri: string) => Effect.Effect<void, MultiRecorderNotFound | RecorderFailure>
   readonly list: Effect.Effect<ReadonlyArray<MultiRecorderView>>
 }>()("capstan/actors/MultiRecorders") {
-  static readonly layer: Layer.Layer<MultiRecorders, never, MediaSessions | RecorderEnvironment | FinalizerPool> = Layer
+  static readonly layer: Layer.Layer<
+    MultiRecorders,
+    never,
+    MediaSessions | RecorderEnvironment | FinalizerPool | DiskSpace
+  > = Layer
     .effect(
       MultiRecorders,
       Effect.gen(function*() {
         const sessions = yield* MediaSessions
         const { runMultiHook, settings } = yield* RecorderEnvironment
         const pool = yield* FinalizerPool
+        const diskSpace = yield* DiskSpace
         const clock = yield* Clock.Clock
         const nowMillis = () => clock.currentTimeMillisUnsafe()
         const recorders = new Map<string, MultiRecording>()
@@ -94,6 +100,26 @@ export class MultiRecorders extends Context.Service<MultiRecorders, {
             Effect.uninterruptible
           )
 
+        /** file_recorder_min_space in multi_record_dir and the temp dir; unknown space counts as enough. */
+        const enoughSpace = Effect.forEach(
+          [...new Set([settings.multiRecordDir, settings.tmpDir])],
+          (dir) =>
+            diskSpace.available(dir).pipe(
+              Effect.map((available) => hasEnoughSpace(available, settings.minSpaceBytes)),
+              Effect.catchTag("DiskSpaceUnknown", () => Effect.succeed(true))
+            )
+        ).pipe(Effect.map((checks) => checks.every(Boolean)))
+
+        // The disk guard: running multi-recordings stop cleanly (finalized, hook run) when space runs low.
+        yield* Effect.gen(function*() {
+          if (recorders.size === 0 || (yield* enoughSpace)) return
+          for (const recording of [...recorders.values()]) {
+            recorders.delete(recording.uri)
+            yield* Effect.logError(`${NOT_ENOUGH_DISK_SPACE}: multi-recorder ${recording.uri} stopped`)
+            yield* Effect.ignore(finish(recording))
+          }
+        }).pipe(Effect.repeat(diskCheckSchedule), Effect.forkScoped)
+
         yield* Effect.addFinalizer(() =>
           Effect.forEach([...recorders.values()], (recording) => Effect.ignore(finish(recording)), { discard: true })
         )
@@ -101,6 +127,10 @@ export class MultiRecorders extends Context.Service<MultiRecorders, {
         return MultiRecorders.of({
           startup: Effect.fn("MultiRecorders.startup")(function*(uri: string) {
             if (recorders.has(uri)) return yield* new MultiRecorderConflict({ reason: `multi-recorder ${uri} is running` })
+            if (!(yield* enoughSpace)) {
+              yield* Effect.logError(`${NOT_ENOUGH_DISK_SPACE}: multi-recorder ${uri} not started`)
+              return yield* new RecorderFailure({ reason: NOT_ENOUGH_DISK_SPACE })
+            }
             const tmpPath = path.join(settings.tmpDir, `.multi-${multiRecorderStreamName(uri)}-${nowMillis()}.mp4.tmp`)
             const recorder = yield* Mp4Recorder.open({ tmpPath, creationTime: nowMillis() }).pipe(
               Effect.mapError((error) => new RecorderFailure({ reason: error.message }))
