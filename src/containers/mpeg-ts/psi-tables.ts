@@ -7,6 +7,8 @@
  *   PMT: '111' PCR_PID(13) | '1111' program_info_length(12)
  *        | { stream_type | '111' elementary_PID(13) | '1111' ES_info_length(12) }...
  */
+import { crc32Mpeg } from "../../media/crc32-mpeg.ts"
+
 
 /** stream_type values (2.4.4.9, table 2-34). */
 export const STREAM_TYPE_H264 = 0x1b
@@ -15,18 +17,6 @@ export const STREAM_TYPE_AAC_ADTS = 0x0f
 const PROGRAM_NUMBER = 1
 const TRANSPORT_STREAM_ID = 1
 
-/** CRC-32/MPEG-2 (Annex A): polynomial 0x04C11DB7, initial value 0xFFFFFFFF, no reflection, no final XOR. */
-const CRC_TABLE = Uint32Array.from({ length: 256 }, (_, n) => {
-  let crc = n << 24
-  for (let k = 0; k < 8; k++) crc = crc & 0x8000_0000 ? (crc << 1) ^ 0x04c1_1db7 : crc << 1
-  return crc >>> 0
-})
-
-export const crc32Mpeg = (bytes: Uint8Array): number => {
-  let crc = 0xffff_ffff
-  for (let i = 0; i < bytes.byteLength; i++) crc = ((crc << 8) ^ CRC_TABLE[((crc >>> 24) ^ bytes[i]!) & 0xff]!) >>> 0
-  return crc
-}
 
 /** A long-form section: the 8-byte header, `body`, then the CRC over everything before it. */
 const section = (tableId: number, id: number, body: Uint8Array): Uint8Array => {

@@ -7,6 +7,8 @@
  *   PMT: '111' PCR_PID(13) | '1111' program_info_length(12) | descriptors
  *        { stream_type | '111' elementary_PID(13) | '1111' ES_info_length(12) | descriptors }... | CRC_32
  */
+import { crc32Mpeg } from "../../media/crc32-mpeg.ts"
+
 
 export const PAT_PID = 0x0000
 export const TABLE_PAT = 0x00
@@ -20,18 +22,6 @@ const MAX_SECTION_LENGTH = 3 + 1021
 const HEADER_LENGTH = 8
 const CRC_LENGTH = 4
 
-/** CRC-32/MPEG-2 (Annex A): polynomial 0x04C11DB7, initial value 0xFFFFFFFF, no reflection, no final XOR. */
-const CRC_TABLE = Uint32Array.from({ length: 256 }, (_, n) => {
-  let crc = n << 24
-  for (let k = 0; k < 8; k++) crc = crc & 0x8000_0000 ? (crc << 1) ^ 0x04c1_1db7 : crc << 1
-  return crc >>> 0
-})
-
-export const crc32Mpeg = (bytes: Uint8Array): number => {
-  let crc = 0xffff_ffff
-  for (let i = 0; i < bytes.length; i++) crc = ((crc << 8) ^ CRC_TABLE[((crc >>> 24) ^ bytes[i]!) & 0xff]!) >>> 0
-  return crc
-}
 
 /** A whole section with its CRC_32 included has CRC 0 (Annex A: the decoder's register ends at zero). */
 export const sectionCrcValid = (section: Uint8Array): boolean => crc32Mpeg(section) === 0
