@@ -9,7 +9,6 @@
  */
 import { crc32Mpeg } from "../../media/crc32-mpeg.ts"
 
-
 /** stream_type values (2.4.4.9, table 2-34). */
 export const STREAM_TYPE_H264 = 0x1b
 export const STREAM_TYPE_AAC_ADTS = 0x0f

@@ -9,7 +9,6 @@
  */
 import { crc32Mpeg } from "../../media/crc32-mpeg.ts"
 
-
 export const PAT_PID = 0x0000
 export const TABLE_PAT = 0x00
 export const TABLE_PMT = 0x02
