@@ -3,7 +3,7 @@
  * their own fiber, drive an RtmpConnection with socket reads, and publish through the Publisher port.
  */
 import { NodeSocket, NodeSocketServer } from "@effect/platform-node"
-import { Cause, Context, Duration, Effect, Exit, Layer, Option } from "effect"
+import { Cause, Clock, Context, Duration, Effect, Exit, Layer, Option } from "effect"
 import * as Socket from "effect/socket/Socket"
 import type { SocketServerError } from "effect/socket/SocketServer"
 import type { Publication } from "../../media/publisher.ts"
@@ -113,14 +113,24 @@ const serveConnection = Effect.fn("RtmpServer.connection")(function*(
   const step = (f: () => ConnectionAction | undefined) =>
     Effect.try({ try: f, catch: (error) => fail(reasonOf(error)) })
 
-  const loop = Effect.gen(function*() {
+  // Idle detection by timestamp, checked a few times per timeout, rather than a timer raced against every read.
+  const clock = yield* Clock.Clock
+  const idleMillis = Duration.toMillis(Duration.fromInputUnsafe(options.idleTimeout))
+  let lastRead = clock.currentTimeMillisUnsafe()
+  const watchdog = Effect.gen(function*() {
+    for (;;) {
+      yield* Effect.sleep(Math.max(10, idleMillis / 4))
+      if (clock.currentTimeMillisUnsafe() - lastRead >= idleMillis) return yield* fail(`no data for ${idle}`)
+    }
+  })
+
+  const readLoop = Effect.gen(function*() {
     const read = yield* endOfStream(Socket.readerBytes(socket))
     if (read === undefined) return
-    const pull = endOfStream(read).pipe(
-      Effect.timeoutOrElse({ duration: options.idleTimeout, orElse: () => Effect.fail(fail(`no data for ${idle}`)) })
-    )
+    const pull = endOfStream(read)
     for (;;) {
       const chunks = yield* pull
+      lastRead = clock.currentTimeMillisUnsafe()
       if (chunks === undefined) {
         const truncation = connection.truncation
         return truncation === undefined ? undefined : yield* fail(truncation)
@@ -139,6 +149,7 @@ const serveConnection = Effect.fn("RtmpServer.connection")(function*(
       if (connection.closeRequested) return
     }
   })
+  const loop = Effect.raceFirst(readLoop, watchdog)
 
   // However the connection ends, an open publication is closed: failed only if the connection failed.
   const closeOnExit = (exit: Exit.Exit<unknown, RtmpConnectionError>) => {
