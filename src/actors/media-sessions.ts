@@ -22,7 +22,7 @@ import type { RecordingOverrides } from "./recorder-control.ts"
 import { InvalidRecordingConfig, RecorderControl, RecorderFailure, SessionNotFound } from "./recorder-control.ts"
 import { RecorderEnvironment } from "./recorder-settings.ts"
 
-/** Sessions that ended are kept this long in the list, so a client can still read how they ended. */
+/** How many ended sessions stay in the list, so a client can still read how they ended. */
 const ENDED_SESSIONS_KEPT = 256
 
 export class MediaSessions extends Context.Service<MediaSessions, {
