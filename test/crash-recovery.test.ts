@@ -15,7 +15,7 @@ import {
 import { ByteWriter } from "../src/containers/isobmff/byte-writer.ts"
 import { headerPathOf, journalPath, Mp4Recorder, type Mp4HeaderMode } from "../src/containers/isobmff/index.ts"
 import { writeFinalizingRecord } from "../src/containers/isobmff/temp-files.ts"
-import { type CoreMedia, coreMedia, decodeErrors, probe } from "./support/ffprobe.ts"
+import { type CoreMedia, coreMedia, decodeErrors, packetTotal, probe } from "./support/ffprobe.ts"
 
 let root = ""
 let media: CoreMedia
@@ -32,14 +32,6 @@ beforeAll(() => {
 })
 
 afterAll(() => fs.rmSync(root, { recursive: true, force: true }))
-
-const packetTotal = (file: string): number => {
-  const out = spawnSync("ffprobe", [
-    "-v", "error", "-count_packets", "-show_entries", "stream=nb_read_packets", "-of", "json", file
-  ], { encoding: "utf8", timeout: 60_000 })
-  if (out.status !== 0) throw new Error(out.stderr)
-  return JSON.parse(out.stdout).streams.reduce((sum: number, s: any) => sum + Number(s.nb_read_packets), 0)
-}
 
 const dirs = (name: string) => {
   const tmpDir = path.join(root, name, "tmp")

@@ -12,7 +12,7 @@ import {
   type Mp4HeaderMode,
   recoverLeftover
 } from "../src/containers/isobmff/index.ts"
-import { type CoreMedia, coreMedia, decodeErrors, packets, probe, topLevelBoxes } from "./support/ffprobe.ts"
+import { type CoreMedia, coreMedia, decodeErrors, packetTotal, topLevelBoxes } from "./support/ffprobe.ts"
 
 /** record_dir on the disk, record_tmp_dir on a tmpfs mounted for the test (or /dev/shm where mounting is refused). */
 let root = ""
@@ -43,8 +43,6 @@ afterAll(() => {
   else fs.rmSync(tmpDir, { recursive: true, force: true })
   fs.rmSync(root, { recursive: true, force: true })
 })
-
-const packetTotal = (file: string) => probe(file).streams.reduce((sum, _, i) => sum + packets(file, i).length, 0)
 
 const cases: ReadonlyArray<{ name: string; header: Mp4HeaderMode; moovFirst: boolean; boxes: Array<string> }> = [
   { name: "plain-moov-first", header: { _tag: "AtFinalize" }, moovFirst: true, boxes: ["ftyp", "moov", "mdat"] },

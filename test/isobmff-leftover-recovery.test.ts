@@ -16,7 +16,7 @@ import {
   sourceOf
 } from "../src/containers/isobmff/index.ts"
 import { CHUNK_SAMPLE_BYTES, readJournal, SYNC_BIT } from "../src/containers/isobmff/temp-files.ts"
-import { type CoreMedia, coreMedia, decodeErrors, topLevelBoxes } from "./support/ffprobe.ts"
+import { type CoreMedia, coreMedia, decodeErrors, packetTotal, topLevelBoxes } from "./support/ffprobe.ts"
 
 let dir = ""
 let media: CoreMedia
@@ -33,15 +33,6 @@ beforeAll(() => {
 })
 
 afterAll(() => fs.rmSync(dir, { recursive: true, force: true }))
-
-/** Packets ffprobe finds in all streams: the samples the file's moov references. */
-const packetTotal = (file: string): number => {
-  const out = spawnSync("ffprobe", [
-    "-v", "error", "-count_packets", "-show_entries", "stream=nb_read_packets", "-of", "json", file
-  ], { encoding: "utf8", timeout: 60_000 })
-  if (out.status !== 0) throw new Error(out.stderr)
-  return JSON.parse(out.stdout).streams.reduce((sum: number, s: any) => sum + Number(s.nb_read_packets), 0)
-}
 
 const modes: Record<string, Mp4HeaderMode> = {
   plain: { _tag: "AtFinalize" },

@@ -49,6 +49,11 @@ export interface Probe {
 export const probe = (path: string): Probe => ffprobeJson(["-show_streams", "-show_format", path])
 
 /** Frames ffprobe decodes in one stream (`-count_frames`). */
+/** Packets ffprobe finds in all streams (`-count_packets`): the samples a file's index references. */
+export const packetTotal = (path: string): number =>
+  ffprobeJson(["-count_packets", "-show_entries", "stream=nb_read_packets", path]).streams
+    .reduce((sum: number, stream: any) => sum + Number(stream.nb_read_packets), 0)
+
 export const countFrames = (path: string, stream: number): number => {
   const out = ffprobeJson([
     "-count_frames", "-select_streams", String(stream), "-show_entries", "stream=nb_read_frames", path
