@@ -18,7 +18,7 @@ import { defaultMixerSettings, type MixerSettings } from "../src/mixer/mixer-set
 import { mixedPathOf, mixMultiRecording } from "../src/mixer/offline-mixer.ts"
 import { DiskSpace } from "../src/pipelines/disk-guard.ts"
 import { buildMultiRecording, fixtureDir, stream } from "./fixtures/mixer/multi-recording.ts"
-import { probe } from "./support/ffprobe.ts"
+import { decodeErrors, probe } from "./support/ffprobe.ts"
 
 const W = 640
 const H = 360
@@ -82,10 +82,6 @@ const bandVolume = (file: string, hz: number, from: number, to: number): number 
   if (match === null) throw new Error(result.stderr)
   return match[1] === "-inf" ? -200 : Number(match[1])
 }
-
-const decodeErrors = (file: string): string =>
-  spawnSync("ffmpeg", ["-nostdin", "-v", "error", "-i", file, "-map", "0", "-f", "null", "-"], { encoding: "utf8" })
-    .stderr.trim()
 
 const participants = [
   ...stream("s-alice", "alice", 0, 6, { color: "red", frequency: 440 }),

@@ -10,7 +10,7 @@ import { assert, beforeAll, describe, it } from "@effect/vitest"
 import { Effect, References } from "effect"
 import { pulledPathOf, pullStreams } from "../src/mixer/pull-streams.ts"
 import { buildMultiRecording, fixtureDir, type FixtureOptions, stream } from "./fixtures/mixer/multi-recording.ts"
-import { packets, probe } from "./support/ffprobe.ts"
+import { decodeErrors, packets, probe } from "./support/ffprobe.ts"
 
 const tools = { ffmpeg: "/usr/bin/ffmpeg", ffprobe: "/usr/bin/ffprobe" }
 const DURATION = 6
@@ -27,10 +27,6 @@ const pull = (file: string, fillGaps: boolean) =>
     Effect.provide(NodeServices.layer),
     Effect.provideService(References.MinimumLogLevel, "Warn")
   ))
-
-const decodeErrors = (file: string): string =>
-  spawnSync("ffmpeg", ["-nostdin", "-v", "error", "-i", file, "-map", "0", "-f", "null", "-"], { encoding: "utf8" })
-    .stderr.trim()
 
 /** The hash of every packet of one stream, copied as they are (`-c copy -f framemd5`). */
 const packetHashes = (file: string, stream: number): Array<string> =>

@@ -11,7 +11,7 @@ import { tmpdir } from "node:os"
 import { join } from "node:path"
 import type { DriverReport } from "./fixtures/webrtc/recording-page-driver.ts"
 import { chromiumPath } from "./support/chromium.ts"
-import { packets, probe } from "./support/ffprobe.ts"
+import { decodeErrors, packets, probe } from "./support/ffprobe.ts"
 import { lastJsonLine, netnsAvailable, runInNetns } from "./support/netns.ts"
 
 const driver = "test/fixtures/webrtc/recording-page-driver.ts"
@@ -26,16 +26,6 @@ afterAll(() => {
 })
 
 const runnable = existsSync(chromiumPath) && netnsAvailable()
-
-/**
- * What ffmpeg reports decoding every stream of `file`. WebRTC video has a variable frame rate: `-fps_mode vfr`
- * keeps ffmpeg's null output from complaining about frames closer than the nominal rate.
- */
-const decodeErrorsOf = (file: string): string =>
-  spawnSync("ffmpeg", ["-nostdin", "-v", "error", "-i", file, "-map", "0", "-fps_mode", "vfr", "-f", "null", "-"], {
-    encoding: "utf8",
-    timeout: 60_000
-  }).stderr.trim()
 
 const drive = async (args: ReadonlyArray<string>) => {
   const run = await runInNetns(driver, args, { timeoutMs: 100_000 })
@@ -99,14 +89,14 @@ describe("Stream Recording page in Chromium over WHIP", () => {
     const probed = packets(file, 0)
     assert.strictEqual(probed.length, publication.videoFrames)
     assert.isTrue(probed[0]!.keyframe)
-    assert.strictEqual(decodeErrorsOf(file), "")
+    assert.strictEqual(decodeErrors(file), "")
 
     // The WebM with both tracks, as mkvmerge and ffprobe read it.
     const webm = join(report.recordDir, mp4.replace(/\.mp4$/, ".webm"))
     const identified = JSON.parse(spawnSync("mkvmerge", ["-J", webm], { encoding: "utf8", timeout: 30_000 }).stdout)
     const codecIds = identified.tracks.map((t: { properties: { codec_id: string } }) => t.properties.codec_id)
     assert.deepStrictEqual(codecIds.sort(), ["A_OPUS", "V_MPEG4/ISO/AVC"])
-    assert.strictEqual(decodeErrorsOf(webm), "")
+    assert.strictEqual(decodeErrors(webm), "")
     passed++
   })
 
@@ -122,7 +112,7 @@ describe("Stream Recording page in Chromium over WHIP", () => {
     assert.deepStrictEqual(streams.map((s) => s.codec_name).sort(), ["aac", "h264"])
     const aac = streams.find((s) => s.codec_name === "aac")!
     assert.strictEqual(aac.sample_rate, "44100")
-    assert.strictEqual(decodeErrorsOf(file), "")
+    assert.strictEqual(decodeErrors(file), "")
     const video = Number(streams.find((s) => s.codec_name === "h264")!.duration)
     const audio = Number(aac.duration)
     assert.approximately(video!, SECONDS, 1.5)

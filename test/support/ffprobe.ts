@@ -61,10 +61,16 @@ export const countFrames = (path: string, stream: number): number => {
   return Number(out.streams[0].nb_read_frames)
 }
 
-/** What `ffmpeg -v error -i path -f null -` prints: empty when the whole file decodes cleanly. */
+/**
+ * What ffmpeg prints decoding every stream of `path` to the null muxer: empty when the whole file decodes cleanly.
+ * The decoded frames keep the file's own time base (`-enc_time_base -1`): with the default (1 / nominal frame
+ * rate), frames with millisecond timestamps from a track that starts off the frame grid (a stream joining a
+ * multi-recording, WebRTC's variable rate) round onto the same tick and the null muxer reports "non
+ * monotonically increasing dts" for a file that has none. Real duplicate timestamps are still reported.
+ */
 export const decodeErrors = (path: string): string => {
-  const { stderr } = run("ffmpeg", ["-nostdin", "-v", "error", "-i", path, "-map", "0", "-f", "null", "-"])
-  return stderr.trim()
+  const args = ["-nostdin", "-v", "error", "-i", path, "-map", "0", "-enc_time_base", "-1", "-f", "null", "-"]
+  return run("ffmpeg", args).stderr.trim()
 }
 
 export interface ProbedPacket {
