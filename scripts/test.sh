@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs every test on a fresh Debian machine: installs the real peers the tests drive (ffmpeg, mkvtoolnix, nginx
-# with the RTMP module, Chromium, a GStreamer RTSP server), the npm dependencies (which pin Node 22), then
+# with the RTMP module, Chromium, a GStreamer RTSP server, VLC), the npm dependencies (which pin Node 22), then
 # type-checks and runs vitest.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -15,6 +15,11 @@ command -v chromium >/dev/null 2>&1 || need+=(chromium)
 command -v fallocate >/dev/null 2>&1 || need+=(util-linux)
 ls /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf >/dev/null 2>&1 || need+=(fonts-dejavu-core)
 command -v ip >/dev/null 2>&1 || need+=(iproute2)
+# VLC as a player of our MPEG-TS recordings: the player, and its base plugins (TS demuxer, avcodec decoders and
+# encoders, transcode stream output); setpriv runs it as nobody, since VLC refuses to run as root.
+command -v cvlc >/dev/null 2>&1 || need+=(vlc-bin)
+ls /usr/lib/*/vlc/plugins/codec/libavcodec_plugin.so >/dev/null 2>&1 || need+=(vlc-plugin-base)
+command -v setpriv >/dev/null 2>&1 || need+=(util-linux)
 # The RTSP camera stand-in: GStreamer's RTSP server through its Python bindings, with the codec plugins.
 /usr/bin/python3 -c 'import gi; gi.require_version("GstRtspServer", "1.0")' >/dev/null 2>&1 || need+=(
   gstreamer1.0-rtsp gir1.2-gst-rtsp-server-1.0 python3-gi python3-gst-1.0 gstreamer1.0-tools

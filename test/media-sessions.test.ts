@@ -61,6 +61,8 @@ const testLayer = (overrides: Partial<RecorderSettings>) => {
     stopTimeoutSeconds: 15,
     hookScript: undefined,
     multiRecordDir: dir,
+    multiRecordFormat: "mp4",
+    clusterLimits: { clusterDurationMs: 100_000, clusterSizeBytes: 131_072 },
     transcode: { sampleRate: 44100, channels: 2, bitrateMode: 5, ffmpegPath: undefined },
     hookTimeoutSeconds: 60,
     errorBudget: defaultErrorBudgetPolicy,

@@ -10,7 +10,8 @@ import { assert, describe, it } from "@effect/vitest"
 import { createFile, MP4BoxBuffer } from "mp4box"
 import { type CapstanProcess, startCapstan, tempDir } from "./support/capstan-process.ts"
 import { startPublish } from "./support/ffmpeg-publish.ts"
-import { countFrames, decodeErrors, probe } from "./support/ffprobe.ts"
+import { mkvinfoClusters, mkvmergeIdentify } from "./fixtures/containers/media-judges.ts"
+import { countFrames, decodeErrors, packets, probe } from "./support/ffprobe.ts"
 import { sleep, until } from "./support/wait.ts"
 
 const post = async (server: CapstanProcess, pathname: string, body: unknown) => {
@@ -40,7 +41,7 @@ const editLists = (file: string) =>
   })
 
 describe("multiple recorder", () => {
-  it("records streams that join, leave and come back into one MP4 with paused edit lists", async () => {
+  const joinLeaveAndComeBack = async (format: "mp4" | "mkv", judge: (file: string, ids: { alice: string; bob: string }) => Promise<void>) => {
     const dir = tempDir("multi")
     const hookOut = path.join(dir, "hook.out")
     const hook = path.join(dir, "multi-hook.sh")
@@ -49,7 +50,8 @@ describe("multiple recorder", () => {
       record_streams: "false",
       multi_record_dir: path.join(dir, "multi"),
       stream_record_policy_template: "{streamName}-{startTime}-{startTimeMillis}-{endTime}-{endTimeMillis}",
-      on_multiple_record_hook_script: hook
+      on_multiple_record_hook_script: hook,
+      multi_record_format: format
     }, { dir })
     const alice = startPublish({ url: `rtmp://127.0.0.1:${server.rtmpPort}/live/alice`, seconds: 14, realtime: true })
     const bob = startPublish({
@@ -75,7 +77,7 @@ describe("multiple recorder", () => {
       const listed = (await post(server, "/rest-api/multipleRecorder/find_all", {})).json
       assert.deepStrictEqual(listed[0].mediaSessionsId, [aliceId, bobId])
       assert.strictEqual(listed[0].uri, uri)
-      assert.match(listed[0].fileName, /^multi-recorder___test-record--1-\d+--1-\{endTimeMillis\}\.mp4$/)
+      assert.match(listed[0].fileName, new RegExp(`^multi-recorder___test-record--1-\\d+--1-\\{endTimeMillis\\}\\.${format}$`))
       await sleep(3000)
       assert.strictEqual((await post(server, "/rest-api/multipleRecorder/remove", { uri, mediaSessionId: bobId })).status, 200)
       assert.strictEqual((await post(server, "/rest-api/multipleRecorder/remove", { uri, mediaSessionId: bobId })).status, 404)
@@ -89,8 +91,19 @@ describe("multiple recorder", () => {
         fs.existsSync(hookOut) ? fs.readFileSync(hookOut, "utf8").trim() : undefined)
       const [hookUri, file] = line.split("|")
       assert.strictEqual(hookUri, uri)
-      assert.match(path.basename(file!), /^multi-recorder___test-record--1-\d+--1-\d+\.mp4$/)
+      assert.match(path.basename(file!), new RegExp(`^multi-recorder___test-record--1-\\d+--1-\\d+\\.${format}$`))
       assert.strictEqual(path.dirname(file!), path.join(dir, "multi"))
+      assert.deepStrictEqual(fs.readdirSync(path.join(dir, "multi")), [path.basename(file!)], "no temporary file left")
+      await judge(file!, { alice: aliceId, bob: bobId })
+    } finally {
+      alice.kill("SIGKILL")
+      bob.kill("SIGKILL")
+      await server.stop()
+    }
+  }
+
+  it("records streams that join, leave and come back into one MP4 with paused edit lists", () =>
+    joinLeaveAndComeBack("mp4", async (file, { alice: aliceId, bob: bobId }) => {
 
       const streams = probe(file!).streams
       assert.deepStrictEqual(streams.map((s) => s.codec_type), ["video", "audio", "video", "audio", "video", "audio"])
@@ -111,12 +124,38 @@ describe("multiple recorder", () => {
       assert.approximately(pauseMs(2), 2500, 800)
       assert.approximately(pauseMs(4), 7500, 1000)
       assert.isAbove(countFrames(file!, 2), 60)
-    } finally {
-      alice.kill("SIGKILL")
-      bob.kill("SIGKILL")
-      await server.stop()
-    }
-  })
+    }))
+
+  it("records them into one MKV whose late tracks start where each stream joined", () =>
+    joinLeaveAndComeBack("mkv", async (file, { alice: aliceId, bob: bobId }) => {
+      const probed = probe(file)
+      assert.deepStrictEqual(probed.streams.map((s) => s.codec_type), ["video", "audio", "video", "audio", "video", "audio"])
+      assert.deepStrictEqual(probed.streams.map((s: any) => s.codec_name), ["h264", "aac", "h264", "aac", "h264", "aac"])
+      assert.deepStrictEqual(probed.streams.map((s: any) => s.tags?.title), [
+        `capstan:${aliceId}:alice`, `capstan:${aliceId}:alice`,
+        `capstan:${bobId}:bob`, `capstan:${bobId}:bob`,
+        `capstan:${bobId}:bob`, `capstan:${bobId}:bob`
+      ])
+      assert.strictEqual(decodeErrors(file), "")
+      // Each stream starts at its next keyframe (GOP 1 s) after it was added: Alice at once, Bob after about 2 s
+      // and 7 s (his audio with his video). The first packets tell (ffprobe's start_time of a stream without packets
+      // in its probing window is the file's).
+      assert.isTrue(probed.streams.every((s: any) => s.time_base === "1/1000"), "Matroska times in ms")
+      const starts = probed.streams.map((_, i) => Math.min(...packets(file, i).map((p) => p.pts)) / 1000)
+      assert.isAtMost(starts[0]!, 1.1)
+      assert.approximately(starts[2]!, 2.5, 0.8)
+      assert.approximately(starts[4]!, 7.5, 1)
+      assert.approximately(starts[3]!, starts[2]!, 0.1)
+      assert.approximately(starts[5]!, starts[4]!, 0.1)
+      const mkv = mkvmergeIdentify(file)
+      assert.isTrue(mkv.recognized && mkv.supported, mkv.errors.join("; "))
+      assert.approximately(mkv.durationSeconds ?? 0, Number(probed.format.duration), 0.1)
+      assert.isTrue(mkvinfoClusters(file).hasCues, "Cues")
+      assert.isAbove(countFrames(file, 2), 60)
+      // Bob's first stay ends when he is removed, about 3 s after he was added.
+      const bobFirst = packets(file, 2)
+      assert.approximately((bobFirst.at(-1)!.pts - bobFirst[0]!.pts) / 1000, 2, 0.8)
+    }))
 
   it("mixes a finished multi-recording with the default hook and posts the manual's callback", async () => {
     const bodies: Array<any> = []

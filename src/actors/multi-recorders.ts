@@ -1,17 +1,19 @@
 /**
- * The multi-recorders (manual: "Multirecorder REST API"): each records several media sessions into one MP4,
- * keyed by its uri. Streams are tapped in the session actors' own fibers, so a stream's frames reach the file
- * in order; the file is finalized in the finalizer pool, then on_multiple_record_hook_script runs.
+ * The multi-recorders (manual: "Multirecorder REST API"): each records several media sessions into one MP4 or MKV
+ * (multi_record_format), keyed by its uri. Streams are tapped in the session actors' own fibers, so a stream's
+ * frames reach the file in order; the file is finalized in the finalizer pool, then on_multiple_record_hook_script
+ * runs. What the taps report from those fibers (refused tracks, an error budget spent) reaches this actor through
+ * a queue, so it is logged and acted on here.
  */
 import * as fs from "node:fs"
 import * as path from "node:path"
-import { Clock, Context, Effect, Layer, Schema } from "effect"
-import { Mp4Recorder } from "../containers/isobmff/index.ts"
+import { Clock, Context, Effect, Layer, Queue, Schema } from "effect"
 import { DiskSpace, diskCheckSchedule, hasEnoughSpace, NOT_ENOUGH_DISK_SPACE } from "../pipelines/disk-guard.ts"
 import { FinalizerPool } from "../pipelines/finalizer-pool.ts"
 import { MultiRecording } from "../pipelines/multi-recording.ts"
 import { multiRecorderStreamName } from "../pipelines/naming/template.ts"
 import { MediaSessions } from "./media-sessions.ts"
+import { openMultiRecordFile } from "./multi-record-files.ts"
 import { RecorderFailure } from "./recorder-control.ts"
 import { RecorderEnvironment } from "./recorder-settings.ts"
 
@@ -52,6 +54,14 @@ export class MultiRecorders extends Context.Service<MultiRecorders, {
         const clock = yield* Clock.Clock
         const nowMillis = () => clock.currentTimeMillisUnsafe()
         const recorders = new Map<string, MultiRecording>()
+        /** Reports of the taps, from the sessions' fibers. */
+        const events = yield* Queue.unbounded<
+          { readonly _tag: "Rejected"; readonly uri: string; readonly message: string } | {
+            readonly _tag: "Exhausted"
+            readonly recording: MultiRecording
+            readonly reason: string
+          }
+        >()
         yield* Effect.sync(() => fs.mkdirSync(settings.multiRecordDir, { recursive: true }))
 
         /** The file name, as the manual renders it: the uri as stream name, -1 for the stream-clock times. */
@@ -70,7 +80,7 @@ export class MultiRecorders extends Context.Service<MultiRecorders, {
             endTimeMillis: endMillis,
             index: 1,
             rotating: false
-          }, "mp4")
+          }, recording.file.extension)
 
         const find = (uri: string) => {
           const recording = recorders.get(uri)
@@ -89,16 +99,26 @@ export class MultiRecorders extends Context.Service<MultiRecorders, {
           Effect.gen(function*() {
             untapAll(recording)
             const finalPath = path.join(settings.multiRecordDir, fileName(recording, nowMillis()))
-            const info = yield* pool.run(recording.recorder.finalize({ finalPath }))
-            yield* Effect.logInfo(`multi-recorded ${recording.uri} to ${info.path} (${info.tracks.length} tracks)`)
+            const info = yield* pool.run(recording.file.finalize(finalPath))
+            yield* Effect.logInfo(`multi-recorded ${recording.uri} to ${info.path} (${info.tracks} tracks)`)
             yield* runMultiHook(recording.uri, info.path)
           }).pipe(
-            Effect.catchTag("Mp4WriteError", (error) =>
-              error.reason === "NoSamples"
-                ? Effect.andThen(recording.recorder.abort(), Effect.logInfo(`multi-recorder ${recording.uri}: nothing recorded`))
+            Effect.catch((error) =>
+              error.empty
+                ? Effect.andThen(recording.file.abort(), Effect.logInfo(`multi-recorder ${recording.uri}: nothing recorded`))
                 : Effect.fail(new RecorderFailure({ reason: `multi-recorder ${recording.uri}: ${error.message}` }))),
             Effect.uninterruptible
           )
+
+        yield* Effect.gen(function*() {
+          const event = yield* Queue.take(events)
+          if (event._tag === "Rejected") return yield* Effect.logWarning(`multi-recorder ${event.uri}: ${event.message}`)
+          const { recording } = event
+          if (recorders.get(recording.uri) !== recording) return
+          recorders.delete(recording.uri)
+          yield* Effect.logError(`multi-recorder ${recording.uri} stopped: ${event.reason}`)
+          yield* Effect.ignore(finish(recording))
+        }).pipe(Effect.forever, Effect.forkScoped)
 
         /** file_recorder_min_space in multi_record_dir and the temp dir; unknown space counts as enough. */
         const enoughSpace = Effect.forEach(
@@ -131,19 +151,26 @@ export class MultiRecorders extends Context.Service<MultiRecorders, {
               yield* Effect.logError(`${NOT_ENOUGH_DISK_SPACE}: multi-recorder ${uri} not started`)
               return yield* new RecorderFailure({ reason: NOT_ENOUGH_DISK_SPACE })
             }
-            const tmpPath = path.join(settings.tmpDir, `.multi-${multiRecorderStreamName(uri)}-${nowMillis()}.mp4.tmp`)
-            const recorder = yield* Mp4Recorder.open({ tmpPath, creationTime: nowMillis() }).pipe(
-              Effect.mapError((error) => new RecorderFailure({ reason: error.message }))
-            )
+            const creationMillis = nowMillis()
+            const file = yield* openMultiRecordFile({
+              format: settings.multiRecordFormat,
+              tmpStem: path.join(settings.tmpDir, `.multi-${multiRecorderStreamName(uri)}-${creationMillis}`),
+              creationMillis,
+              clusterLimits: settings.clusterLimits
+            }).pipe(Effect.mapError((error) => new RecorderFailure({ reason: error.message })))
             const warned = new Set<string>()
             recorders.set(uri, new MultiRecording({
               uri,
-              recorder,
+              file,
               nowMillis,
+              errorBudget: settings.errorBudget,
               onRejected: (message) => {
                 if (warned.has(message)) return
                 warned.add(message)
-                Effect.runFork(Effect.logWarning(`multi-recorder ${uri}: ${message}`))
+                Queue.offerUnsafe(events, { _tag: "Rejected", uri, message })
+              },
+              onExhausted: (recording, reason) => {
+                Queue.offerUnsafe(events, { _tag: "Exhausted", recording, reason })
               }
             }))
             yield* Effect.logInfo(`multi-recorder ${uri} started`)

@@ -49,6 +49,10 @@ export const recorderEnvironmentLayer: Layer.Layer<
         minSpaceBytes: config.fileRecorderMinSpace,
         hookScript,
         multiRecordDir: config.multiRecordDir,
+        multiRecordFormat: config.multiRecordFormat === "auto"
+          ? (recordContainerFor(config.recordFormats, config.recordH264ToTs, "H264") === "mkv" ? "mkv" : "mp4")
+          : config.multiRecordFormat,
+        clusterLimits: { clusterDurationMs: config.webmClusterDurationLimit, clusterSizeBytes: config.webmClusterSizeLimit },
         transcode: {
           sampleRate: config.recordAudioCodecSampleRate,
           channels: config.recordAudioCodecChannels,

@@ -4,6 +4,7 @@
  */
 import type { Effect } from "effect"
 import { Context } from "effect"
+import type { ClusterLimitOptions } from "../containers/matroska/index.ts"
 import type { ContainerFormat } from "../pipelines/container-format.ts"
 import type { NameFields } from "../pipelines/recording.ts"
 import type { ErrorBudgetPolicy } from "../pipelines/error-budget.ts"
@@ -32,6 +33,10 @@ export interface RecorderSettings {
   }
   /** multi_record_dir: where multi-stream recordings are written. */
   readonly multiRecordDir: string
+  /** multi_record_format resolved: an empty key follows record_formats' container for H.264. */
+  readonly multiRecordFormat: "mp4" | "mkv"
+  /** webm_cluster_duration_limit and webm_cluster_size_limit, for the Matroska files written outside formatFor. */
+  readonly clusterLimits: ClusterLimitOptions
   readonly hookTimeoutSeconds: number
   /** The container for a set of tracks (record_formats, record_h264_to_ts, audio-only to MP4). */
   readonly formatFor: (videoCodec: string | undefined) => ContainerFormat

@@ -15,6 +15,7 @@ import {
   HostList,
   intRange,
   Minutes,
+  MultiRecordFormat,
   NonNegativeInt,
   OptionalPath,
   Path,
@@ -91,6 +92,11 @@ export const configTable = {
   multi_record_dir: entry(OptionalPath, "", "Where multi-recorder files go; empty: record_dir"),
   on_multiple_record_hook_script: entry(OptionalPath, "", "Run after each multi-record; empty: bin/on_multiple_record_hook.sh (mixes)"),
   multi_recorder_mkv_fill_gaps: entry(Bool, "true", "Fill gaps of streams pulled from MKV multi-records"),
+  multi_record_format: entry(
+    MultiRecordFormat,
+    "",
+    "mp4 or mkv (MKV also holds VP8, Opus, G.711, G.722); empty: mkv when record_formats records H.264 to MKV"
+  ),
   // WebRTC
   periodic_fir_request: entry(Bool, "false", "Ask WebRTC publishers for keyframes periodically"),
   webrtc_pre_init: entry(Bool, "false", "Initialize the WebRTC stack at startup"),

@@ -156,6 +156,17 @@ export const ContentDisposition: ValueKind<ContentDisposition> = makeValueKind({
   format: (value) => value
 })
 
+/** multi_record_format: `mp4`, `mkv`, or empty for "follow record_formats" (`auto`). */
+export const MultiRecordFormat: ValueKind<"auto" | "mp4" | "mkv"> = makeValueKind({
+  expected: "mp4, mkv or empty",
+  type: Schema.Literals(["auto", "mp4", "mkv"]),
+  parse: (text) => {
+    const lower = text.trim().toLowerCase()
+    return lower === "" ? "auto" : lower === "mp4" || lower === "mkv" ? lower : invalid()
+  },
+  format: (value) => (value === "auto" ? "" : value)
+})
+
 /** `false`, `true,HEX` or `true,BASE64` (manual: "Forming the name of the stream record file"). */
 export const EncodeRecordName: ValueKind<RecordNameEncoding> = makeValueKind({
   expected: "false, true,HEX or true,BASE64",

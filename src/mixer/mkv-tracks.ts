@@ -48,28 +48,36 @@ const timescaleOf = (timeBase: string | undefined): number => {
   return match === null ? 1000 : Math.round(Number(match[2]) / Number(match[1]))
 }
 
-/** The end (pts + duration) of the last packet of each stream, in ms, from one pass of ffprobe over the packets. */
-const packetEnds = (file: string, ffprobePath: string) =>
+/**
+ * The first presentation time and the end (pts + duration) of each stream's packets, in ms, from one pass of
+ * ffprobe over the packets. A stream's `start_time` from -show_streams is not enough: ffprobe only sees the
+ * streams that have a packet within its probing window, and gives the others the file's start.
+ */
+const packetSpans = (file: string, ffprobePath: string) =>
   runChecked(ffprobePath, [
     "-v", "error", "-show_entries", "packet=stream_index,pts_time,duration_time", "-of", "csv=p=0", file
   ], "UnreadableInput").pipe(Effect.map((csv) => {
-    const ends = new Map<number, number>()
+    const spans = new Map<number, { startMs: number; endMs: number }>()
     for (const line of csv.split("\n")) {
       const [index, pts, duration] = line.split(",")
       const start = Number(pts)
-      if (index === undefined || index === "" || !Number.isFinite(start)) continue
+      if (index === undefined || index === "" || pts === "" || !Number.isFinite(start)) continue
       const end = (start + (Number(duration) || 0)) * 1000
-      ends.set(Number(index), Math.max(ends.get(Number(index)) ?? 0, end))
+      const span = spans.get(Number(index))
+      if (span === undefined) spans.set(Number(index), { startMs: start * 1000, endMs: end })
+      else {
+        span.startMs = Math.min(span.startMs, start * 1000)
+        span.endMs = Math.max(span.endMs, end)
+      }
     }
-    return ends
+    return spans
   }))
 
-const trackInfo = (stream: ProbedStream, endMs: number): TrackInfo => {
+const trackInfo = (stream: ProbedStream, span: { readonly startMs: number; readonly endMs: number }): TrackInfo => {
   const title = tag(stream, "title")
   const owner = parseTrackName(title)
   const trackId = stream.index + 1
-  const startMs = Math.max(0, Number(stream.start_time ?? 0) * 1000)
-  const trackEdits = editsFromSpan(startMs, endMs)
+  const trackEdits = editsFromSpan(Math.max(0, span.startMs), span.endMs)
   const common = {
     trackId,
     streamIndex: stream.index,
@@ -99,11 +107,13 @@ export const readMkvTracks = Effect.fn("TracksInfo.readMkv")(function*(file: str
     catch: () => new MixerError({ reason: "UnreadableInput", message: `${file}: ffprobe printed no JSON` })
   })
   const media = streams.filter((s) => s.codec_type === "video" || s.codec_type === "audio")
-  const tagged = new Map(media.map((s) => [s.index, parseTagDuration(tag(s, "DURATION"))]))
-  const scanned = [...tagged.values()].some((end) => end === undefined)
-    ? yield* packetEnds(file, ffprobePath)
-    : new Map<number, number>()
-  const tracks = media.map((s) => trackInfo(s, tagged.get(s.index) ?? scanned.get(s.index) ?? 0))
+  // Every stream's first packet from a scan; its end from ffmpeg's DURATION tag when there is one (exact where the
+  // last packet has no duration), else from the scan.
+  const spans = yield* packetSpans(file, ffprobePath)
+  const tracks = media.map((s) => {
+    const span = spans.get(s.index) ?? { startMs: 0, endMs: 0 }
+    return trackInfo(s, { startMs: span.startMs, endMs: parseTagDuration(tag(s, "DURATION")) ?? span.endMs })
+  })
   return {
     file,
     container: "mkv",

@@ -85,9 +85,18 @@ export interface ProbedPacket {
 }
 
 /** Packets of one stream in file (decode) order, timestamps in the stream's time_base. */
-export const packets = (path: string, stream: number): Array<ProbedPacket> => {
+export const packets = (path: string, stream: number): Array<ProbedPacket> => readPackets(path, stream, [])
+
+/**
+ * The packets of one stream that a seek reads: `-read_intervals START%+SECONDS` seeks to START (ffmpeg lands on
+ * the key frame at or before it, found through the file's index) and reads SECONDS from the first packet there.
+ */
+export const packetsFrom = (path: string, stream: number, startSeconds: number, seconds: number) =>
+  readPackets(path, stream, ["-read_intervals", `${startSeconds}%+${seconds}`])
+
+const readPackets = (path: string, stream: number, extra: ReadonlyArray<string>): Array<ProbedPacket> => {
   const out = ffprobeJson([
-    "-select_streams", String(stream), "-show_entries", "packet=pts,dts,duration,flags,size,pos", path
+    "-select_streams", String(stream), ...extra, "-show_entries", "packet=pts,dts,duration,flags,size,pos", path
   ])
   return out.packets.map((p: any) => ({
     pts: Number(p.pts),

@@ -4,7 +4,7 @@
  * writes it with DocType "webm" and CodecID V_MPEG4/ISO/AVC, as Chromium's MediaRecorder does.
  */
 import { type MediaCodec, MkvOutputFormat, type MkvOutputFormatOptions, WebMOutputFormat } from "mediabunny"
-import type { MatroskaKind } from "./matroska-tracks.ts"
+import type { MatroskaKind } from "./matroska-codecs.ts"
 
 class WebMOutputFormatWithAvc extends WebMOutputFormat {
   override getSupportedCodecs(): Array<MediaCodec> {

@@ -1,6 +1,6 @@
 /**
- * One WebM/MKV file being recorded through mediabunny's Matroska muxer. `push` stays synchronous: frames are
- * rebased to the file's start, held back one frame per track (so each packet's duration is the gap to the next),
+ * One WebM file being recorded through mediabunny's Matroska muxer (MKV has its own writer, mkv/). `push` stays
+ * synchronous: frames are rebased to the file's start, held back one frame per track (so each packet's duration is the gap to the next),
  * and queued on a PacketPump that feeds mediabunny in order. The muxer starts lazily, once every track has
  * sent a frame (or after START_WINDOW_SECONDS without one, leaving the silent tracks out), because mediabunny
  * interleaves by timestamp and would otherwise buffer everything while waiting for a silent track.
@@ -20,7 +20,8 @@ import { ClusterLimits, type ClusterLimitOptions } from "./cluster-limits.ts"
 import { codecFrameSeconds } from "./frame-duration.ts"
 import { LiveSegmentHeader } from "./live-segment-header.ts"
 import { matroskaOutputFormat } from "./matroska-output-format.ts"
-import { type MatroskaKind, planMatroskaTrack, type TrackPlan } from "./matroska-tracks.ts"
+import type { MatroskaKind } from "./matroska-codecs.ts"
+import { planMatroskaTrack, type TrackPlan } from "./matroska-tracks.ts"
 import { PacketPump } from "./packet-pump.ts"
 import { type PositionedFile, toWriteError } from "./positioned-file.ts"
 
@@ -214,7 +215,7 @@ export class MatroskaWriter implements ContainerWriter {
   private enqueue(trackIndex: number, frame: Frame, duration: number): void {
     const track = this.tracks[trackIndex]!
     const seconds = frame.pts / track.timescale - this.origin!
-    const bytes = track.codec === "PCMA" || track.codec === "PCMU" ? frame.data.byteLength * 2 : frame.data.byteLength
+    const bytes = frame.data.byteLength
     this.accepted += bytes
     if (seconds + duration > this.endSeconds) this.endSeconds = seconds + duration
     this.pump.push({ bytes, trackIndex, frame, seconds, duration })

@@ -1,5 +1,7 @@
 // The Stream Recording example (the manual's quick test): Start publishes camera and microphone with
 // ?record=true, Stop ends the session, then the page asks the recorder for the finished file and shows it.
+// The page's own ?videoCodec=VP8 or ?videoCodec=H264 publishes only that video codec (record_formats then picks
+// the container); without it the server chooses among what the browser offers.
 import { publish } from "/client/examples/whip-client.js"
 
 const FINISHED_TIMEOUT_MS = 30_000
@@ -11,6 +13,7 @@ const startButton = $("start")
 const stopButton = $("stop")
 
 nameInput.value = `stream-${Math.random().toString(36).slice(2, 8)}`
+const videoCodec = new URLSearchParams(location.search).get("videoCodec") ?? undefined
 
 let session
 let camera
@@ -64,7 +67,7 @@ startButton.addEventListener("click", async () => {
     session = await publish(endpoint, camera, (state) => {
       if (state === "connected") setStatus("PUBLISHING")
       if (state === "failed") setStatus("FAILED", "the connection failed")
-    })
+    }, { videoCodec })
     stopButton.disabled = false
   } catch (error) {
     camera?.getTracks().forEach((track) => track.stop())

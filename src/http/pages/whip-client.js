@@ -25,14 +25,31 @@ const refusal = async (response) => {
 }
 
 /**
+ * The codec preferences that offer only `videoCodec` ("VP8", "H264") and its retransmissions (RTX), so that the
+ * server cannot answer with another video codec. Throws when the browser cannot use that codec.
+ */
+const videoCodecPreferences = (videoCodec) => {
+  const mimeType = `video/${videoCodec}`.toLowerCase()
+  const codecs = RTCRtpReceiver.getCapabilities("video")?.codecs ?? []
+  const chosen = codecs.filter((codec) => codec.mimeType.toLowerCase() === mimeType)
+  if (chosen.length === 0) throw new Error(`this browser cannot send ${videoCodec} video`)
+  return [...chosen, ...codecs.filter((codec) => codec.mimeType.toLowerCase() === "video/rtx")]
+}
+
+/**
  * Publishes `stream` to `endpoint` (e.g. "/whip/cam1?record=true"). Resolves with the session: its resource URL,
  * the server's mediaSessionId, the peer connection, `stop()`, and `leave()` for a page that is going away.
- * `onState` gets the connection state changes.
+ * `onState` gets the connection state changes. `options.videoCodec` ("VP8", "H264") offers only that video codec;
+ * without it the browser offers all it has and the server picks.
  */
-export async function publish(endpoint, stream, onState = () => {}) {
+export async function publish(endpoint, stream, onState = () => {}, options = {}) {
+  const videoCodecs = options.videoCodec ? videoCodecPreferences(options.videoCodec) : undefined
   const pc = new RTCPeerConnection()
   pc.addEventListener("connectionstatechange", () => onState(pc.connectionState))
-  for (const track of stream.getTracks()) pc.addTransceiver(track, { direction: "sendonly", streams: [stream] })
+  for (const track of stream.getTracks()) {
+    const transceiver = pc.addTransceiver(track, { direction: "sendonly", streams: [stream] })
+    if (track.kind === "video" && videoCodecs !== undefined) transceiver.setCodecPreferences(videoCodecs)
+  }
   await pc.setLocalDescription(await pc.createOffer())
   await gathered(pc, 5000)
   const response = await fetch(endpoint, {
