@@ -14,7 +14,7 @@ import { RecorderControl } from "../src/actors/recorder-control.ts"
 import { RecorderEnvironment, type RecorderSettings } from "../src/actors/recorder-settings.ts"
 import type { Frame, Track } from "../src/media/frame.ts"
 import { Publisher } from "../src/media/publisher.ts"
-import type { ContainerFormat } from "../src/pipelines/container-format.ts"
+import { ContainerWriteError, type ContainerFormat } from "../src/pipelines/container-format.ts"
 import { DiskSpace } from "../src/pipelines/disk-guard.ts"
 import { defaultErrorBudgetPolicy } from "../src/pipelines/error-budget.ts"
 import { FinalizerPool } from "../src/pipelines/finalizer-pool.ts"
@@ -27,11 +27,25 @@ const nal = new Uint8Array([0, 0, 0, 2, 0x65, 0x88])
 const frameAt = (ms: number, keyframe: boolean): Frame => ({ kind: "video", dts: ms, pts: ms, keyframe, data: nal })
 
 /** A container that counts frames; it throws on a frame when told to, and finalizing takes `finalizeSeconds`. */
-const countingFormat = (options: { readonly finalizeSeconds: number; readonly throwOnFrame?: number }): ContainerFormat => ({
+const countingFormat = (options: {
+  readonly finalizeSeconds: number
+  readonly throwOnFrame?: number
+  /** Finalizing finds nothing to write (every frame it took was one it leaves out); aborts are counted. */
+  readonly empty?: { aborts: number }
+}): ContainerFormat => ({
   name: "mp4",
   extension: "mp4",
   open: () => {
     let frames = 0
+    const empty = options.empty
+    if (empty !== undefined) {
+      return {
+        push: () => undefined,
+        bytesWritten: () => 0,
+        finalize: () => Effect.fail(new ContainerWriteError("no frame was recorded", "Empty")),
+        abort: () => Effect.sync(() => void empty.aborts++)
+      }
+    }
     return {
       push: () => {
         frames++
@@ -144,6 +158,23 @@ describe("media session actors", () => {
       yield* healthy.close({ failed: false, message: "done" })
       assert.strictEqual(fs.readFileSync(path.join(dir, "healthy.mp4"), "utf8"), "frames=4")
       yield* crashing.close({ failed: true, message: "socket closed" })
+    }).pipe(Effect.provide(layer))
+  })
+
+  it.effect("a fragment whose writer finds nothing to write is aborted: no file, no temporary data", () => {
+    const empty = { aborts: 0 }
+    const { dir, layer } = testLayer({ formatFor: () => countingFormat({ finalizeSeconds: 0, empty }) })
+    return Effect.gen(function*() {
+      const publisher = yield* Publisher
+      const sessions = yield* MediaSessions
+      const publication = yield* publisher.open(request("nothing"))
+      publication.track(video)
+      for (let i = 0; i < 40; i++) publication.frame(frameAt(i * 33, i === 0))
+      yield* publication.close({ failed: false, message: "done" })
+      for (let i = 0; i < 50 && empty.aborts === 0; i++) yield* Effect.yieldNow
+      assert.strictEqual(empty.aborts, 1)
+      assert.strictEqual(sessions.get(publication.mediaSessionId)!.status, "UNPUBLISHED")
+      assert.isFalse(fs.existsSync(path.join(dir, "nothing.mp4")))
     }).pipe(Effect.provide(layer))
   })
 

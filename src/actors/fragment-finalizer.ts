@@ -22,6 +22,9 @@ export interface FinalizerServices {
   readonly onFinalized: (recording: FinalizedRecording) => Effect.Effect<void>
 }
 
+/** The codes of a finalize that found nothing to write: the Matroska and MPEG-TS writers', and MP4's. */
+const NOTHING_RECORDED = new Set(["Empty", "NoSamples"])
+
 export const finalizeFragment = Effect.fn("Finalizer.finalize")(function*(
   services: FinalizerServices,
   fragment: ClosedFragment,
@@ -37,7 +40,14 @@ export const finalizeFragment = Effect.fn("Finalizer.finalize")(function*(
   const finalPath = path.join(settings.recordDir, fileName)
   const finalized = yield* fragment.writer.finalize(finalPath).pipe(
     Effect.tapError((error) =>
-      Effect.logError(`finalizing ${finalPath} for stream ${streamName} failed: ${error.message}`)
+      // Frames a writer accepts may all be ones it leaves out (none from the first video keyframe on): then there
+      // is no file to make, and its temporary data goes. Any other failure keeps the data for crash recovery.
+      NOTHING_RECORDED.has(error.code ?? "")
+        ? Effect.andThen(
+          fragment.writer.abort(),
+          Effect.logInfo(`nothing recorded for stream ${streamName}: ${error.message}`)
+        )
+        : Effect.logError(`finalizing ${finalPath} for stream ${streamName} failed: ${error.message}`)
     ),
     Effect.option
   )
