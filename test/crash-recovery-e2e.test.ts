@@ -7,6 +7,7 @@ import { spawnSync } from "node:child_process"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { assert, describe, it } from "@effect/vitest"
+import { mkvinfoClusters } from "./fixtures/containers/media-judges.ts"
 import { startCapstan, tempDir } from "./support/capstan-process.ts"
 import { startPublish } from "./support/ffmpeg-publish.ts"
 import { countFrames, decodeErrors, probe } from "./support/ffprobe.ts"
@@ -76,11 +77,58 @@ describe("crash recovery", () => {
     publisher.kill("SIGKILL")
     const second = await startCapstan(config, { dir })
     try {
-      const line = await second.waitForLog(/recovered \S+\.mkv after a crash/)
-      const file = line.replace(/^recovered /, "").replace(/ after a crash$/, "")
+      const line = await second.waitForLog(/recovered \S+\.mkv after a crash: completed with Cues and duration/)
+      const file = /^recovered (\S+\.mkv) after a crash/.exec(line)![1]!
       assert.strictEqual(path.dirname(file), second.recordDir)
-      // The live file has no duration element yet; what plays is counted in frames (30 fps).
-      assert.isAtLeast(countFrames(file, 0), 90, "what was flushed before the kill plays")
+      const frames = countFrames(file, 0)
+      assert.isAtLeast(frames, 90, "what was flushed before the kill plays")
+      assert.strictEqual(decodeErrors(file), "")
+      // Completed: a known duration (30 fps) and Cues to seek by.
+      assert.approximately(Number(probe(file).format.duration), frames / 30, 0.2)
+      assert.isTrue(mkvinfoClusters(file).hasCues, "Cues")
+      assert.deepStrictEqual(fs.readdirSync(path.join(dir, "tmp")), [])
+    } finally {
+      await second.stop()
+    }
+  })
+
+  it("completes an MKV multi-recording cut by SIGKILL into multi_record_dir and runs the multi-record hook", async () => {
+    const dir = tempDir("crash-multi-mkv")
+    const hookOut = path.join(dir, "hook.out")
+    const hook = path.join(dir, "multi-hook.sh")
+    fs.writeFileSync(hook, `#!/bin/sh\necho "$1|$2" > ${JSON.stringify(hookOut)}\n`, { mode: 0o755 })
+    const config = {
+      record_streams: "false",
+      multi_record_format: "mkv",
+      multi_record_dir: path.join(dir, "multi"),
+      record_tmp_dir: path.join(dir, "tmp"),
+      stream_record_policy_template: "{streamName}",
+      on_multiple_record_hook_script: hook
+    }
+    const first = await startCapstan(config, { dir })
+    const publisher = startPublish({ url: `rtmp://127.0.0.1:${first.rtmpPort}/live/room`, seconds: 30, realtime: true })
+    const mediaSessionId = (await first.waitForLog(/RTMP publish room as media session (\S+)/)).match(/media session (\S+)/)![1]
+    const post = (pathname: string, body: unknown) =>
+      fetch(first.url(pathname), { method: "POST", body: JSON.stringify(body) }).then((r) => r.status)
+    const uri = "multi-recorder://crashed"
+    assert.strictEqual(await post("/rest-api/multipleRecorder/startup", { uri }), 200)
+    await until("the session can be added", async () =>
+      (await post("/rest-api/multipleRecorder/add", { uri, mediaSessionId })) === 200 ? true : undefined)
+    await sleep(5000)
+    await first.stop("SIGKILL")
+    publisher.kill("SIGKILL")
+    const second = await startCapstan(config, { dir })
+    try {
+      const line = await second.waitForLog(/recovered \S+\.mkv after a crash: completed with Cues and duration/)
+      const file = /^recovered (\S+\.mkv) after a crash/.exec(line)![1]!
+      assert.strictEqual(path.dirname(file), path.join(dir, "multi"))
+      assert.match(path.basename(file), /^multi-recorder___crashed/)
+      assert.isAtLeast(countFrames(file, 0), 60, "what was flushed before the kill plays")
+      assert.strictEqual(decodeErrors(file), "")
+      assert.isTrue(mkvinfoClusters(file).hasCues, "Cues")
+      const ran = await until("the multi-record hook", () =>
+        fs.existsSync(hookOut) ? fs.readFileSync(hookOut, "utf8").trim() : undefined)
+      assert.strictEqual(ran, `multi-recorder___crashed|${file}`)
       assert.deepStrictEqual(fs.readdirSync(path.join(dir, "tmp")), [])
     } finally {
       await second.stop()

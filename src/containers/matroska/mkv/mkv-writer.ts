@@ -19,20 +19,18 @@ import { ContainerWriteError, type ContainerWriter, type FinalizedFile } from ".
 import type { ClusterLimitOptions } from "../cluster-limits.ts"
 import { codecFrameSeconds } from "../frame-duration.ts"
 import type { PositionedFile } from "../positioned-file.ts"
-import { binary, concat, float64, ID, idBytes, master, padded, sizeBytes, string, uint, UNKNOWN_SIZE } from "./ebml.ts"
+import { concat, ID, idBytes, master, padded, sizeBytes, string, uint, UNKNOWN_SIZE } from "./ebml.ts"
+import { cuePoint, dateUtcNanoseconds, info, INFO_REGION, SEEK_HEAD_REGION, seekHead } from "./mkv-layout.ts"
 import { checkMkvTrack, trackEntry } from "./track-entry.ts"
 
 /** Bytes waiting for the disk beyond which frames are refused ("Backlog"): the disk cannot keep up. */
 export const MKV_BACKLOG_LIMIT_BYTES = 32 * 1024 * 1024
 /** A Cluster this large is closed even without a key frame, so memory stays bounded. */
 const CLUSTER_HARD_LIMIT_BYTES = 16 * 1024 * 1024
-const SEEK_HEAD_REGION = 96
-const INFO_REGION = 96
 /** Tracks space of a file whose tracks are known at open (a few hundred bytes each). */
 export const SINGLE_TRACKS_REGION = 8 * 1024
 /** Tracks space of a multi-recording: room for a few hundred tracks. */
 export const MULTI_TRACKS_REGION = 128 * 1024
-const APP = "Capstan"
 
 interface TrackState {
   readonly track: Track
@@ -86,8 +84,7 @@ export class MkvWriter implements ContainerWriter {
     this.file = options.file
     this.limits = options.limits
     this.tracksRegion = options.tracksRegion ?? SINGLE_TRACKS_REGION
-    // Matroska dates count nanoseconds from 2001-01-01T00:00:00 UTC.
-    this.dateUtcNs = (options.creationTime.getTime() - Date.UTC(2001, 0, 1)) * 1e6
+    this.dateUtcNs = dateUtcNanoseconds(options.creationTime)
     const ebml = master(ID.EBML, [
       uint(ID.EBMLVersion, 1),
       uint(ID.EBMLReadVersion, 1),
@@ -106,7 +103,7 @@ export class MkvWriter implements ContainerWriter {
     this.hasVideo = (options.tracks ?? []).some((track) => track.kind === "video")
     void this.file.write(concat([ebml, segmentHeader]), 0)
     this.writeRegion(this.seekHeadAt, this.seekHead(undefined), SEEK_HEAD_REGION)
-    this.writeRegion(this.infoAt, this.info(undefined), INFO_REGION)
+    this.writeRegion(this.infoAt, info(this.dateUtcNs, undefined), INFO_REGION)
     this.writeRegion(this.tracksAt, master(ID.Tracks, []), this.tracksRegion)
     for (const track of options.tracks ?? []) this.register(track, undefined)
   }
@@ -205,7 +202,7 @@ export class MkvWriter implements ContainerWriter {
       const cues = master(ID.Cues, this.cues)
       void this.file.write(cues, cuesAt)
       this.end += cues.byteLength
-      this.writeRegion(this.infoAt, this.info(this.durationSeconds), INFO_REGION)
+      this.writeRegion(this.infoAt, info(this.dateUtcNs, this.durationSeconds), INFO_REGION)
       this.writeRegion(this.seekHeadAt, this.seekHead(cuesAt - this.segmentStart), SEEK_HEAD_REGION)
       void this.file.write(sizeBytes(this.end - this.segmentStart, 8), this.segmentStart - 8)
       const bytes = yield* this.file.commit(finalPath)
@@ -247,21 +244,11 @@ export class MkvWriter implements ContainerWriter {
   }
 
   private seekHead(cuesPosition: number | undefined): Uint8Array {
-    const seek = (id: number, position: number) =>
-      master(ID.Seek, [binary(ID.SeekID, idBytes(id)), uint(ID.SeekPosition, position, 8)])
-    const entries = [seek(ID.Info, this.infoAt - this.segmentStart), seek(ID.Tracks, this.tracksAt - this.segmentStart)]
-    if (cuesPosition !== undefined) entries.push(seek(ID.Cues, cuesPosition))
-    return master(ID.SeekHead, entries)
-  }
-
-  private info(durationSeconds: number | undefined): Uint8Array {
-    return master(ID.Info, [
-      uint(ID.TimestampScale, 1_000_000),
-      ...(durationSeconds === undefined ? [] : [float64(ID.Duration, durationSeconds * 1000)]),
-      uint(ID.DateUTC, Math.max(0, this.dateUtcNs), 8),
-      string(ID.MuxingApp, APP),
-      string(ID.WritingApp, APP)
-    ])
+    return seekHead({
+      info: this.infoAt - this.segmentStart,
+      tracks: this.tracksAt - this.segmentStart,
+      cues: cuesPosition
+    })
   }
 
   private addBlock(trackNumber: number, timeMs: number, frame: Frame): void {
@@ -284,10 +271,7 @@ export class MkvWriter implements ContainerWriter {
       this.cluster = cluster
       if (startsGroup) {
         const position = this.end - this.segmentStart
-        this.cues.push(master(ID.CuePoint, [
-          uint(ID.CueTime, cluster.startMs),
-          master(ID.CueTrackPositions, [uint(ID.CueTrack, trackNumber), uint(ID.CueClusterPosition, position)])
-        ]))
+        this.cues.push(cuePoint(cluster.startMs, trackNumber, position))
       }
     }
     // SimpleBlock header (RFC 9559 10.1): track number as a varint, signed 16-bit relative time, flags.
