@@ -1,6 +1,8 @@
 import { assert, describe, it } from "@effect/vitest"
 import fc from "fast-check"
+import { OggOpusWriter, oggPage, opusHead } from "../src/pipelines/ogg-opus-writer.ts"
 import { OPUS_SILENCE_PACKET, opusPacketSamples } from "../src/pipelines/opus-packet.ts"
+import { opusOutput } from "../src/pipelines/transcoder-output.ts"
 import {
   AAC_FRAME_SAMPLES,
   DROP,
@@ -161,5 +163,100 @@ describe("TranscoderTimeline", () => {
     assert.strictEqual(timeline.place(960, 960), 0)
     assert.strictEqual(timeline.framePts(0), 10_000_000)
     assert.strictEqual(timeline.framePts(1), 10_000_000 + AAC_FRAME_SAMPLES)
+  })
+})
+
+/** RTMP's AAC: 1024-sample frames at 44.1 kHz stamped in whole milliseconds. */
+const AAC_RTMP: TimelineOptions = {
+  inputRate: 44_100,
+  inputTimescale: 1000,
+  outputRate: 48_000,
+  silenceUnit: 1024,
+  maxFillSamples: 44_100 * 10
+}
+
+describe("TranscoderTimeline with AAC in and Opus out", () => {
+  it("keeps every AAC frame within one frame of its input time, with millisecond pts, losses and pauses", () => {
+    fc.assert(fc.property(source, ({ start, frames }) => {
+      const sim: Array<SimFrame> = []
+      let time = start
+      for (const f of frames) {
+        time += f.pause * 1024
+        if (!f.lost) sim.push({ time, pts: Math.round((time * 1000) / 44_100), samples: 1024 })
+        time += 1024
+      }
+      const first = sim[0]
+      if (first === undefined) return
+      const { fed } = simulate(AAC_RTMP, sim, false)
+      for (const f of fed) {
+        const error = f.position - (f.time - first.time)
+        // Half a silence frame late, one frame early, plus the 0.5 ms rounding of each pts: never accumulating.
+        assert.isAtLeast(error, -512 - 23 - 23)
+        assert.isBelow(error, 1024 + 23 + 23)
+      }
+    }))
+  })
+
+  /** ffmpeg's libopus output as opusOutput reads it: OpusHead (pre-skip 312), OpusTags, `count` 20 ms packets. */
+  const oggOpus = (count: number, channels = 2) => {
+    const writer = new OggOpusWriter(3)
+    const pages = [writer.headers(channels)]
+    for (let i = 0; i < count; i++) pages.push(writer.packet(OPUS_SILENCE_PACKET, 960))
+    return new Uint8Array(Buffer.concat(pages))
+  }
+
+  const run = (timeline: TranscoderTimeline, bytes: Uint8Array, fedOutputSamples: number, channels = 2) => {
+    const frames: Array<{ pts: number }> = []
+    const errors: Array<string> = []
+    const track = { kind: "audio", codec: "OPUS", timescale: 48_000, sampleRate: 48_000, channels } as const
+    const reader = opusOutput({ ...track, config: new Uint8Array(0) }, {
+      timeline,
+      fedOutputSamples: () => fedOutputSamples,
+      onFrame: (frame) => frames.push(frame),
+      report: (message) => errors.push(message)
+    })
+    // In pieces, as a pipe delivers them.
+    for (let at = 0; at < bytes.length; at += 100) reader.push(bytes.subarray(at, at + 100))
+    return { frames, errors, framesOut: reader.framesOut() }
+  }
+
+  it("stamps packet k at the input time of its stream sample k * 960 - pre-skip", () => {
+    const timeline = new TranscoderTimeline(AAC_RTMP)
+    // The first AAC frame at 10 s on the RTMP clock; 50 frames fed (1.16 s).
+    timeline.place(10_000, 1024)
+    timeline.advance(50 * 1024)
+    const fed = (50 * 1024 * 48_000) / 44_100
+    const { frames, errors, framesOut } = run(timeline, oggOpus(70), fed)
+    assert.deepStrictEqual(errors, [])
+    // Packets that start after the last input sample are the encoder's flush padding: dropped.
+    const kept = Math.ceil((fed + 312) / 960)
+    assert.strictEqual(framesOut, kept)
+    frames.forEach((frame, k) => assert.strictEqual(frame.pts, 480_000 + k * 960 - 312))
+  })
+
+  it("carries the pre-skip across a jump of the input clock", () => {
+    // Sample-exact pts (an RTP clock), so that the expected jump is exactly 60 s.
+    const timeline = new TranscoderTimeline({ ...AAC_RTMP, inputTimescale: 44_100, maxFillSamples: 44_100 })
+    timeline.place(0, 1024)
+    timeline.advance(1024 * 10)
+    // 60 s later: no silence, the output timestamps jump at this stream position.
+    assert.strictEqual(timeline.place(60 * 44_100 + 1024 * 10, 1024), 0)
+    timeline.advance(1024 * 10)
+    const { frames } = run(timeline, oggOpus(30), (20 * 1024 * 48_000) / 44_100)
+    const jumpAt = (10 * 1024 * 48_000) / 44_100
+    frames.forEach((frame, k) => {
+      const start = k * 960 - 312
+      assert.strictEqual(frame.pts, start < jumpAt ? start : start + 60 * 48_000, `packet ${k}`)
+    })
+  })
+
+  it("reports an Ogg stream that is not the Opus it asked for", () => {
+    const timeline = new TranscoderTimeline(AAC_RTMP)
+    timeline.place(0, 1024)
+    timeline.advance(1024)
+    const notOpus = oggPage(new TextEncoder().encode("\x01vorbis"), 0, 1, 0, 0x02)
+    assert.match(run(timeline, notOpus, 1000).errors[0]!, /does not start with an OpusHead/)
+    const mono = Buffer.concat([oggPage(opusHead(1), 0, 1, 0, 0x02)])
+    assert.match(run(timeline, new Uint8Array(mono), 1000, 2).errors[0]!, /Opus of 1 channels from 48000 Hz/)
   })
 })

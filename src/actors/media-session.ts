@@ -7,6 +7,7 @@
 import { Cause, Deferred, Effect, Exit, Fiber, Queue, Scope } from "effect"
 import type { AudioTrack, Frame, Track } from "../media/frame.ts"
 import type { Transcoder, TranscoderError } from "../pipelines/audio-transcoder.ts"
+import type { TranscodeTarget } from "../pipelines/transcoder-command.ts"
 import type { PublishRequest } from "../media/publisher.ts"
 import type { ClosedFragment, NameFields } from "../pipelines/recording.ts"
 import { Recording } from "../pipelines/recording.ts"
@@ -18,6 +19,8 @@ import type { Rotation } from "../pipelines/rotation-policy.ts"
 import type { RecordingOverrides, SessionStatus, SessionView } from "./recorder-control.ts"
 import { InvalidRecordingConfig } from "./recorder-control.ts"
 import type { RecorderSettings } from "./recorder-settings.ts"
+import { audioTranscodeTarget } from "./audio-transcode-target.ts"
+import { SessionTranscoder } from "./session-transcoder.ts"
 
 export type SessionCommand =
   | Frame
@@ -45,11 +48,12 @@ export interface SessionServices {
   ) => Effect.Effect<Fiber.Fiber<void>>
   readonly nowMillis: () => number
   /**
-   * Starts an AAC transcoder for audio the recording's container cannot keep (Opus, G.711 into MP4), living in
-   * `scope`; its frames come back through `onFrame`, from its own fiber.
+   * Starts a transcoder to `target` for audio the recording's container cannot keep (Opus, G.711 into MP4; AAC into
+   * WebM), living in `scope`; its frames come back through `onFrame`, from its own fiber.
    */
   readonly startTranscoder: (
     input: AudioTrack,
+    target: TranscodeTarget,
     onFrame: (frame: Frame) => void,
     onError: (message: string) => void,
     scope: Scope.Scope
@@ -65,10 +69,6 @@ export const TRACK_SETTLE_SECONDS = 1
 
 /** At most this many frames (about 10 s of audio and video) wait for a recording to open. */
 const EARLY_FRAMES_MAX = 1000
-
-/** Audio codecs MP4 recordings transcode to AAC. */
-const needsAac = (track: Track | undefined): track is AudioTrack =>
-  track !== undefined && track.kind === "audio" && track.codec !== "AAC"
 
 interface RecordingPlan {
   readonly template: string
@@ -91,8 +91,6 @@ export class MediaSession {
   recordingExtension = ""
   /** Frames held while the recording waits for the stream's other track to be declared (see TRACK_SETTLE_SECONDS). */
   early: Array<Frame> = []
-  /** The AAC transcoder of the audio track, while MP4 recordings need one. */
-  transcoder: Transcoder | "starting" | "failed" | undefined
   /** Multi-recordings this session's frames also go to, by recorder uri. */
   readonly taps = new Map<string, StreamTap>()
   /** Names of the files finalized for this session, newest last. */
@@ -195,51 +193,36 @@ export const runSession = Effect.fn("MediaSession.run")(function*(session: Media
     session.plan = undefined
   }
 
-  /** The audio frames of the transcoder, recorded as they come back (the tracks' order is kept by kind). */
-  const onTranscoded = (frame: Frame) => {
-    const plan = session.plan
-    const recording = session.recording
-    if (plan === undefined || recording === undefined) return
-    pushToRecording(recording, plan, recording.trackIndexOf("audio"), frame)
-  }
-
-  const startTranscoder = (input: AudioTrack) => {
-    session.transcoder = "starting"
-    pending.push(
-      services.startTranscoder(input, onTranscoded, (message) => {
-        session.transcoder = "failed"
-        onRecordingError(`audio transcoder: ${message}`)
-      }, scope).pipe(
-        Effect.matchEffect({
-          onSuccess: (transcoder) => Effect.sync(() => (session.transcoder = transcoder)),
-          onFailure: (error) =>
-            Effect.sync(() => {
-              session.transcoder = "failed"
-              onRecordingError(`audio transcoder: ${error.message}`)
-            })
-        })
-      )
-    )
-  }
+  /** The session's audio transcoder; its frames are recorded as they come back (tracks are found by kind). */
+  const transcoder = new SessionTranscoder({
+    start: (input, target, onFrame, onError) => services.startTranscoder(input, target, onFrame, onError, scope),
+    onFrame: (frame) => {
+      const plan = session.plan
+      const recording = session.recording
+      if (plan === undefined || recording === undefined) return
+      pushToRecording(recording, plan, recording.trackIndexOf("audio"), frame)
+    },
+    onError: (message) => onRecordingError(message),
+    run: (effect) => pending.push(effect),
+    fork: (effect) => pending.push(Effect.asVoid(Effect.forkIn(effect, scope)))
+  })
 
   /**
-   * Opens the recording, or returns false while it cannot be opened yet: an MP4 recording of Opus or G.711 audio
-   * waits for its AAC transcoder to start.
+   * Opens the recording, or returns false while it cannot be opened yet: a recording whose container cannot keep
+   * the audio (Opus or G.711 into MP4, AAC into WebM) waits for its transcoder to start.
    */
   const openRecording = (plan: RecordingPlan): boolean => {
     const video = session.tracks.find((track) => track.kind === "video")
     const format = settings.formatFor(video?.codec)
-    const audio = session.tracks.find((track) => track.kind === "audio")
-    let tracks: ReadonlyArray<Track> = session.tracks
-    if (format.name === "mp4" && needsAac(audio)) {
-      const transcoder = session.transcoder
-      if (transcoder === undefined) startTranscoder(audio)
-      if (transcoder === undefined || transcoder === "starting") return false
-      // A transcoder that failed leaves the audio out; the budget already counted it.
-      tracks = transcoder === "failed"
-        ? session.tracks.filter((track) => track.kind !== "audio")
-        : session.tracks.map((track) => (track.kind === "audio" ? transcoder.output : track))
-    }
+    const audio = session.tracks.find((track): track is AudioTrack => track.kind === "audio")
+    const audioPlan = transcoder.plan(audio, audio && audioTranscodeTarget(format.name, audio.codec))
+    if (audioPlan === "wait") return false
+    // A transcoder that failed leaves the audio out; the budget already counted it.
+    const tracks: ReadonlyArray<Track> = audioPlan === "failed"
+      ? session.tracks.filter((track) => track.kind !== "audio")
+      : audioPlan === "as-is"
+      ? session.tracks
+      : session.tracks.map((track) => (track.kind === "audio" ? audioPlan : track))
     session.recordingExtension = format.extension
     session.recording = new Recording({
       streamName: session.request.streamName,
@@ -319,11 +302,7 @@ export const runSession = Effect.fn("MediaSession.run")(function*(session: Media
     if (recording === undefined) return
     const trackIndex = recording.trackIndexOf(frame.kind)
     if (trackIndex < 0) return
-    const transcoder = session.transcoder
-    if (frame.kind === "audio" && typeof transcoder === "object") {
-      transcoder.push(frame)
-      return
-    }
+    if (frame.kind === "audio" && transcoder.push(frame)) return
     pushToRecording(recording, plan, trackIndex, frame)
   }
 
@@ -378,10 +357,7 @@ export const runSession = Effect.fn("MediaSession.run")(function*(session: Media
   })
   // However the drain ends (the publisher left, a bug threw, the server shuts down), what was recorded is
   // finalized: the tail runs uninterruptibly and waits for every fragment's file.
-  const flushTranscoder = Effect.suspend(() =>
-    typeof session.transcoder === "object" ? session.transcoder.close : Effect.void
-  )
-  const tail = flushTranscoder.pipe(
+  const tail = transcoder.close.pipe(
     Effect.andThen(Effect.suspend(() => {
       closeRecording()
       return Effect.forEach(pending.splice(0), (effect) => effect, { discard: true })

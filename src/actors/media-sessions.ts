@@ -66,11 +66,11 @@ export class MediaSessions extends Context.Service<MediaSessions, {
       const sessionServices: SessionServices = {
         settings,
         nowMillis: () => clock.currentTimeMillisUnsafe(),
-        startTranscoder: (input, onFrame, onError, scope) =>
+        startTranscoder: (input, target, onFrame, onError, scope) =>
           ffmpeg.pipe(
             Effect.mapError((error) => new TranscoderError({ reason: "SpawnFailed", message: error.reason })),
             Effect.flatMap((ffmpegPath) =>
-              transcoders.start({ input, ...settings.transcode, ffmpegPath, onFrame, onError })
+              transcoders.start({ input, target, ...settings.transcode, ffmpegPath, onFrame, onError })
             ),
             Scope.provide(scope)
           ),

@@ -1,24 +1,25 @@
 /**
- * Transcodes audio that MP4 cannot keep as it is (Opus, G.711) to AAC-LC through a supervised ffmpeg child, for one
- * recording. push() never blocks: frames wait in a bounded queue drained into ffmpeg's stdin and are dropped (and
- * counted) when ffmpeg falls behind; ADTS from stdout becomes raw AAC frames on the input's timeline.
+ * Transcodes audio a recording's container cannot keep, through a supervised ffmpeg child: Opus and G.711 to AAC-LC
+ * for MP4, AAC (and G.711) to Opus for WebM. push() never blocks: frames wait in a bounded queue drained into
+ * ffmpeg's stdin and are dropped (and counted) when ffmpeg falls behind; what ffmpeg writes on stdout becomes frames
+ * on the input's timeline (transcoder-output.ts).
  *
- * Timing: ffmpeg's native AAC encoder starts with 1024 samples of priming, so its first ADTS frame is dropped and
- * output frame k (from 0) starts at stream sample k * 1024, which TranscoderTimeline maps back onto the input clock
- * (gaps in the input are filled with silence before ffmpeg sees them, so the stream never drifts).
+ * Timing: gaps in the input are filled with silence before ffmpeg sees them, so the stream never drifts, and
+ * TranscoderTimeline maps output sample positions back onto the input clock; each output reader accounts for its
+ * encoder's delay (AAC's priming frame, Opus's pre-skip).
  */
 import { Cause, Context, Duration, Effect, Exit, Fiber, Layer, Option, Queue, Schema, Scope, Stream } from "effect"
 import { ChildProcess, ChildProcessSpawner } from "effect/process"
 import type { AudioTrack, Frame } from "../media/frame.ts"
-import { AdtsReader } from "./adts-reader.ts"
-import { aacLcConfig, transcoderArgs } from "./transcoder-command.ts"
+import { outputTrack, type TranscodeTarget, transcoderArgs } from "./transcoder-command.ts"
 import { transcoderInput } from "./transcoder-input.ts"
+import { aacOutput, opusOutput } from "./transcoder-output.ts"
 import { DROP, TranscoderTimeline } from "./transcoder-timeline.ts"
 
 export const TranscoderErrorReason = Schema.Literals([
-  /** The input codec is not one the transcoder takes (OPUS, PCMA, PCMU). */
+  /** The input codec is not one the transcoder takes (OPUS, PCMA, PCMU, AAC), or is the target already. */
   "UnsupportedInput",
-  /** The configured output rate or channel count has no AAC configuration. */
+  /** The configured output rate or channel count has no configuration in the target codec. */
   "UnsupportedOutput",
   /** ffmpeg could not be started (missing binary, no permission). */
   "SpawnFailed"
@@ -31,14 +32,16 @@ export class TranscoderError extends Schema.TaggedError<TranscoderError>()("Tran
 
 export interface TranscoderOptions {
   readonly input: AudioTrack
-  /** record_audio_codec_sample_rate. */
+  /** What to write: AAC (the default) or Opus. */
+  readonly target?: TranscodeTarget | undefined
+  /** record_audio_codec_sample_rate; AAC only (Opus is always 48 kHz). */
   readonly sampleRate: number
-  /** record_audio_codec_channels. */
+  /** record_audio_codec_channels (Opus: at most 2). */
   readonly channels: number
-  /** record_fdk_aac_bitrate_mode (0 CBR, 1-5 VBR; mapping in transcoder-command.ts). */
+  /** record_fdk_aac_bitrate_mode (0 CBR, 1-5 VBR; mapping in transcoder-command.ts); AAC only. */
   readonly bitrateMode: number
   readonly ffmpegPath: string
-  /** Each AAC frame, raw (no ADTS), dts = pts in the output timescale (= sampleRate). */
+  /** Each output frame (raw AAC without ADTS, or one Opus packet), dts = pts in the output timescale. */
   readonly onFrame: (frame: Frame) => void
   /** Called once, before any frame, with `output`. */
   readonly onTrack?: (track: AudioTrack) => void
@@ -65,14 +68,14 @@ export interface TranscoderStats {
   readonly filledSamples: number
   /** Input gaps too long to fill, and backward jumps of the input clock. */
   readonly jumps: number
-  /** AAC frames handed to onFrame. */
+  /** Output frames handed to onFrame. */
   readonly framesOut: number
   /** Pushes waiting in the queue for ffmpeg's stdin now. */
   readonly queued: number
 }
 
 export interface Transcoder {
-  /** The AAC track the frames belong to; its AudioSpecificConfig is built from the settings up front. */
+  /** The track the frames belong to, known up front from the settings (AAC: with its AudioSpecificConfig). */
   readonly output: AudioTrack
   /** The ffmpeg child's process id. */
   readonly pid: number
@@ -92,23 +95,19 @@ const spawnFailed = (error: { readonly message: string }) =>
 
 /** Starts one ffmpeg for one recording; the child is killed when the scope closes, if close() has not run. */
 export const startTranscoder = Effect.fn("AudioTranscoder.start")(function*(options: TranscoderOptions) {
+  const target = options.target ?? "AAC"
+  if (options.input.codec === target) {
+    return yield* new TranscoderError({ reason: "UnsupportedInput", message: `${target} is ${target} already` })
+  }
   const input = transcoderInput(options.input)
   if (typeof input === "string") return yield* new TranscoderError({ reason: "UnsupportedInput", message: input })
-  const config = aacLcConfig(options.sampleRate, options.channels)
-  if (typeof config === "string") return yield* new TranscoderError({ reason: "UnsupportedOutput", message: config })
-  const output: AudioTrack = {
-    kind: "audio",
-    codec: "AAC",
-    timescale: options.sampleRate,
-    sampleRate: options.sampleRate,
-    channels: options.channels,
-    config
-  }
+  const output = outputTrack(target, options)
+  if (typeof output === "string") return yield* new TranscoderError({ reason: "UnsupportedOutput", message: output })
   const capacity = Math.max(1, options.queueCapacity ?? 500)
   const queue = yield* Queue.dropping<Uint8Array, Cause.Done>(capacity)
   Queue.offerUnsafe(queue, input.header)
 
-  const args = transcoderArgs(input, options)
+  const args = transcoderArgs(input, { ...options, target, channels: output.channels })
   const handle = yield* ChildProcess.make(options.ffmpegPath, args, {
     stdin: { stream: Stream.fromQueue(queue), endOnDone: true },
     stdout: "pipe",
@@ -120,11 +119,11 @@ export const startTranscoder = Effect.fn("AudioTranscoder.start")(function*(opti
   const timeline = new TranscoderTimeline({
     inputRate: input.rate,
     inputTimescale: options.input.timescale,
-    outputRate: options.sampleRate,
+    outputRate: output.sampleRate,
     silenceUnit: input.silenceUnit,
     maxFillSamples: Math.round((options.maxGapFillSeconds ?? 10) * input.rate)
   })
-  const counts = { pushed: 0, dropped: 0, malformed: 0, framesOut: 0 }
+  const counts = { pushed: 0, dropped: 0, malformed: 0 }
   let state: "running" | "closing" | "failed" = "running"
   let reported = false
   const report = (message: string) => {
@@ -139,25 +138,18 @@ export const startTranscoder = Effect.fn("AudioTranscoder.start")(function*(opti
     report(message)
   }
 
-  // stdout: ADTS -> raw AAC frames. The first frame is the encoder's priming and is dropped (see the header).
-  const reader = new AdtsReader()
-  let adtsFrames = 0
-  const onAdts = (payload: Uint8Array, header: { sampleRate: number; channels: number; audioObjectType: number }) => {
-    if (adtsFrames++ === 0) {
-      const { sampleRate, channels } = options
-      if (header.sampleRate !== sampleRate || header.channels !== channels || header.audioObjectType !== 2) {
-        report(`ffmpeg wrote AAC object type ${header.audioObjectType} at ${header.sampleRate} Hz, ` +
-          `${header.channels} channels; expected AAC-LC at ${sampleRate} Hz, ${channels} channels`)
-      }
-      return
-    }
-    const pts = timeline.framePts(counts.framesOut++)
-    options.onFrame({ kind: "audio", dts: pts, pts, keyframe: true, data: payload })
+  // stdout: ADTS or Ogg -> frames on the input's timeline.
+  const context = {
+    timeline,
+    fedOutputSamples: () => (timeline.fed * output.sampleRate) / input.rate,
+    onFrame: options.onFrame,
+    report
   }
+  const reader = target === "OPUS" ? opusOutput(output, context) : aacOutput(output, context)
   const stdout = yield* handle.stdout.pipe(
-    Stream.runForEachArray((chunks) => Effect.sync(() => chunks.forEach((chunk) => reader.push(chunk, onAdts)))),
+    Stream.runForEachArray((chunks) => Effect.sync(() => chunks.forEach((chunk) => reader.push(chunk)))),
     // A throwing onFrame must not leave ffmpeg blocked on a stdout nobody reads without anyone hearing of it.
-    Effect.catchCause((cause) => Effect.sync(() => fail(`reading ffmpeg's AAC failed: ${Cause.pretty(cause)}`))),
+    Effect.catchCause((cause) => Effect.sync(() => fail(`reading ffmpeg's ${target} failed: ${Cause.pretty(cause)}`))),
     Effect.forkScoped
   )
   let stderrTail = ""
@@ -200,6 +192,7 @@ export const startTranscoder = Effect.fn("AudioTranscoder.start")(function*(opti
 
   const stats = (): TranscoderStats => ({
     ...counts,
+    framesOut: reader.framesOut(),
     late: timeline.lateFrames,
     filledSamples: timeline.filledSamples,
     jumps: timeline.jumps,

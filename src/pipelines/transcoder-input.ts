@@ -1,8 +1,13 @@
 /**
- * How each audio codec MP4 cannot keep is handed to ffmpeg on stdin: Opus in an Ogg stream (RFC 7845), G.711 as raw
- * A-law/mu-law bytes. Each input knows how long a frame lasts and how to write silence, so gaps can be filled.
+ * How each audio codec a container cannot keep is handed to ffmpeg on stdin: Opus in an Ogg stream (RFC 7845),
+ * G.711 as raw A-law/mu-law bytes, AAC as ADTS (raw AAC frames carry no length; ADTS is the lightest framing
+ * ffmpeg reads from a pipe, and its header is built from the track's AudioSpecificConfig). Each input knows how long a frame lasts and how to write silence, so gaps can
+ * be filled.
  */
+import { adtsConfigOf } from "../containers/mpeg-ts/elementary-streams.ts"
+import { adtsHeader, ADTS_SAMPLING_FREQUENCIES } from "../media/aac-adts.ts"
 import type { AudioTrack } from "../media/frame.ts"
+import { aacSilentFrame } from "./aac-silence.ts"
 import { OggOpusWriter } from "./ogg-opus-writer.ts"
 import { OPUS_RATE, OPUS_SILENCE_PACKET, OPUS_SILENCE_SAMPLES, opusPacketSamples } from "./opus-packet.ts"
 
@@ -78,6 +83,45 @@ const g711Input = (codec: "PCMA" | "PCMU", rate: number, channels: number): Tran
   }
 })
 
+/** Samples per AAC frame at the core rate (14496-3 4.5.1.1; the 960-sample variant is not used by streaming). */
+const AAC_FRAME_SAMPLES = 1024
+/** aac_frame_length is 13 bits and counts the 7-byte header (13818-7 6.2.1); no real AAC frame comes near it. */
+const ADTS_MAX_PAYLOAD = 8191 - 7
+
+/**
+ * AAC: each raw frame behind the ADTS header its AudioSpecificConfig implies; silence as silent frames of 1024
+ * samples. HE-AAC goes in as its AAC-LC core at the core rate and ffmpeg finds the SBR data in the frames (implicit
+ * signalling), so the timeline counts 1024 core samples per frame whatever the decoded rate is. Frames cannot be
+ * cut, so `trim` is ignored.
+ */
+const aacInput = (track: AudioTrack): TranscoderInput | string => {
+  const adts = adtsConfigOf(track.config)
+  const silent = adts && aacSilentFrame(adts.channelConfiguration)
+  if (adts === undefined || silent === undefined) {
+    return "an AAC AudioSpecificConfig that ADTS cannot carry (object types 1-5 and 29, channel configurations 1-7)"
+  }
+  const config = {
+    audioObjectType: adts.profile + 1,
+    samplingIndex: adts.frequencyIndex,
+    channels: adts.channelConfiguration
+  }
+  const silence = concat([adtsHeader(config, silent.length), silent])
+  return {
+    ffmpegArgs: ["-f", "aac"],
+    rate: ADTS_SAMPLING_FREQUENCIES[adts.frequencyIndex]!,
+    silenceUnit: AAC_FRAME_SAMPLES,
+    canTrim: false,
+    header: new Uint8Array(0),
+    samples: (data) => (data.length > 0 && data.length <= ADTS_MAX_PAYLOAD ? AAC_FRAME_SAMPLES : 0),
+    encode: (data, fill) => {
+      const parts: Array<Uint8Array> = []
+      for (let filled = 0; filled < fill; filled += AAC_FRAME_SAMPLES) parts.push(silence)
+      parts.push(adtsHeader(config, data.length), data)
+      return concat(parts)
+    }
+  }
+}
+
 /** The stdin format for `track`, or why it cannot be transcoded. */
 export const transcoderInput = (track: AudioTrack): TranscoderInput | string => {
   const channels = Math.max(1, track.channels)
@@ -89,7 +133,9 @@ export const transcoderInput = (track: AudioTrack): TranscoderInput | string => 
     case "PCMU":
       if (!(track.sampleRate > 0)) return `${track.codec} at sample rate ${track.sampleRate}`
       return g711Input(track.codec, track.sampleRate, channels)
+    case "AAC":
+      return aacInput(track)
     default:
-      return `input codec ${track.codec} (the transcoder takes OPUS, PCMA and PCMU)`
+      return `input codec ${track.codec} (the transcoder takes OPUS, PCMA, PCMU and AAC)`
   }
 }

@@ -1,7 +1,8 @@
 /**
  * Keeps a transcoder's output on its input's timeline. Per input frame it decides how much silence fills the gap
  * before it (packet loss, DTX), so that the stream fed to the encoder has no holes and cannot drift from the input
- * clock; per AAC output frame it gives the pts. Gaps too long to fill (a publisher that came back after minutes)
+ * clock; per output frame (AAC: 1024 samples; Opus: what each packet's TOC says, 960 for 20 ms) it gives the pts,
+ * from the frame's position in the output stream. Gaps too long to fill (a publisher that came back after minutes)
  * move the output timestamps forward instead. Plain code, run once per frame.
  */
 
@@ -107,10 +108,15 @@ export class TranscoderTimeline {
 
   /** The pts (output timescale) of the `index`-th AAC frame of the stream, counted from 0; call in order. */
   framePts(index: number): number {
-    return this.#ptsAt(index * AAC_FRAME_SAMPLES)
+    return this.ptsAt(index * AAC_FRAME_SAMPLES)
   }
 
-  #ptsAt(position: number): number {
+  /**
+   * The pts (output timescale) of output sample `position` of the stream (0 is the first fed input sample); call
+   * with non-decreasing positions. A negative position (an encoder's lookahead before the stream) lies before the
+   * first frame's pts.
+   */
+  ptsAt(position: number): number {
     const anchors = this.#anchors
     while (this.#anchor + 1 < anchors.length && anchors[this.#anchor + 1]!.position <= position) this.#anchor++
     const anchor = anchors[this.#anchor]
