@@ -70,16 +70,18 @@ const mp4Of = (name: string, source: Source, output: AudioTrack, audio: Readonly
   return writeMp4(`${dir}/${name}.mp4`, tracks, items)
 }
 
-describe("AudioTranscoder: Opus and G.711 to AAC in MP4, judged by ffprobe", () => {
+describe("AudioTranscoder: Opus, G.711 and G.722 to AAC in MP4, judged by ffprobe", () => {
   it.live.each([
     { codec: "OPUS", sourceChannels: 2, sampleRate: 44_100, channels: 2, ffmpeg: SYSTEM_FFMPEG },
     { codec: "OPUS", sourceChannels: 1, sampleRate: 48_000, channels: 1, ffmpeg: SYSTEM_FFMPEG },
     { codec: "PCMA", sourceChannels: 1, sampleRate: 44_100, channels: 2, ffmpeg: SYSTEM_FFMPEG },
     { codec: "PCMU", sourceChannels: 1, sampleRate: 48_000, channels: 1, ffmpeg: SYSTEM_FFMPEG },
     { codec: "PCMA", sourceChannels: 1, sampleRate: 8_000, channels: 1, ffmpeg: SYSTEM_FFMPEG },
+    { codec: "G722", sourceChannels: 1, sampleRate: 16_000, channels: 1, ffmpeg: SYSTEM_FFMPEG },
     // The fallback binary (@ffmpeg-installer/ffmpeg, an ffmpeg 4 build from 2018) takes the same command.
     { codec: "OPUS", sourceChannels: 2, sampleRate: 44_100, channels: 2, ffmpeg: INSTALLER_FFMPEG },
-    { codec: "PCMU", sourceChannels: 1, sampleRate: 48_000, channels: 2, ffmpeg: INSTALLER_FFMPEG }
+    { codec: "PCMU", sourceChannels: 1, sampleRate: 48_000, channels: 2, ffmpeg: INSTALLER_FFMPEG },
+    { codec: "G722", sourceChannels: 1, sampleRate: 44_100, channels: 1, ffmpeg: INSTALLER_FFMPEG }
   ] as const)("$codec ($sourceChannels ch) to AAC at $sampleRate Hz, $channels ch with $ffmpeg", (c) =>
     Effect.gen(function*() {
       const source = yield* loadSource(c.codec, { channels: c.sourceChannels })

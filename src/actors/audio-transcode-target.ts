@@ -27,9 +27,9 @@ const KEPT: Record<ContainerName, ReadonlyArray<string>> = {
 const TARGETS: ReadonlyArray<TranscodeTarget> = ["AAC", "OPUS"]
 
 /**
- * The codec to transcode `codec` audio to for `container`, or undefined to record it as it is. A codec the
- * transcoder cannot read (G.722) still gets a target: its transcoder then fails to start, which leaves the audio out
- * of the file and reports why, rather than failing the whole file on a track the container refuses.
+ * The codec to transcode `codec` audio to for `container`, or undefined to record it as it is. Should the
+ * transcoder be unable to read a codec, it fails to start, which leaves the audio out of the file and reports why,
+ * rather than failing the whole file on a track the container refuses.
  */
 export const audioTranscodeTarget = (container: ContainerName, codec: AudioCodec): TranscodeTarget | undefined => {
   const kept = KEPT[container]

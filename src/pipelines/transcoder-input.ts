@@ -1,6 +1,6 @@
 /**
  * How each audio codec a container cannot keep is handed to ffmpeg on stdin: Opus in an Ogg stream (RFC 7845),
- * G.711 as raw A-law/mu-law bytes, AAC as ADTS (raw AAC frames carry no length; ADTS is the lightest framing
+ * G.711 as raw A-law/mu-law bytes, G.722 as raw codes, AAC as ADTS (raw AAC frames carry no length; ADTS is the lightest framing
  * ffmpeg reads from a pipe, and its header is built from the track's AudioSpecificConfig). Each input knows how long a frame lasts and how to write silence, so gaps can
  * be filled.
  */
@@ -83,6 +83,31 @@ const g711Input = (codec: "PCMA" | "PCMU", rate: number, channels: number): Tran
   }
 })
 
+/** G.722 codes 16 kHz audio, two samples per byte at 64 kbit/s (ITU-T G.722 1.3), whatever RTP's 8000 Hz clock. */
+const G722_RATE = 16_000
+/**
+ * What ffmpeg's G.722 encoder writes for digital silence from a reset state. G.722 is adaptive, so no byte is
+ * silence from every state; a run of it decodes to silence within a few samples, which is what a gap needs.
+ */
+const G722_SILENCE = 0xfa
+
+/** G.722 (mono, as RTP carries it): raw codes for ffmpeg's g722 demuxer; silence as above, frames never cut. */
+const g722Input = (): TranscoderInput => ({
+  ffmpegArgs: ["-f", "g722"],
+  rate: G722_RATE,
+  silenceUnit: 2,
+  canTrim: false,
+  header: new Uint8Array(0),
+  samples: (data) => data.length * 2,
+  encode: (data, silence) => {
+    if (silence < 2) return data
+    const out = new Uint8Array(Math.floor(silence / 2) + data.length)
+    out.fill(G722_SILENCE, 0, out.length - data.length)
+    out.set(data, out.length - data.length)
+    return out
+  }
+})
+
 /** Samples per AAC frame at the core rate (14496-3 4.5.1.1; the 960-sample variant is not used by streaming). */
 const AAC_FRAME_SAMPLES = 1024
 /** aac_frame_length is 13 bits and counts the 7-byte header (13818-7 6.2.1); no real AAC frame comes near it. */
@@ -135,7 +160,9 @@ export const transcoderInput = (track: AudioTrack): TranscoderInput | string => 
       return g711Input(track.codec, track.sampleRate, channels)
     case "AAC":
       return aacInput(track)
+    case "G722":
+      return channels === 1 ? g722Input() : `G722 with ${channels} channels (RTP's G.722 is mono)`
     default:
-      return `input codec ${track.codec} (the transcoder takes OPUS, PCMA, PCMU and AAC)`
+      return `input codec ${track.codec} (the transcoder takes OPUS, PCMA, PCMU, G722 and AAC)`
   }
 }
