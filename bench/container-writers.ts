@@ -4,7 +4,8 @@
  */
 import * as os from "node:os"
 import { Effect } from "effect"
-import { matroskaFormat, type MatroskaWriter } from "../src/containers/matroska/index.ts"
+import { matroskaFormat } from "../src/containers/matroska/index.ts"
+import type { MkvWriter } from "../src/containers/matroska/mkv/mkv-writer.ts"
 import { mpegTsFormat, type MpegTsWriter } from "../src/containers/mpeg-ts/index.ts"
 import { measureWriter, type WriterMeasurement } from "./container-writers-measure.ts"
 
@@ -12,7 +13,7 @@ const RUNS = 3
 const median = (values: ReadonlyArray<number>) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!
 
 const writers = [
-  { name: "MKV (mediabunny)", measure: () => measureWriter(matroskaFormat("mkv"), (w) => (w as MatroskaWriter).settled()) },
+  { name: "MKV (ours)", measure: () => measureWriter(matroskaFormat("mkv"), (w) => (w as MkvWriter).settled()) },
   { name: "MPEG-TS (ours)", measure: () => measureWriter(mpegTsFormat(), (w) => (w as MpegTsWriter).settled()) }
 ]
 

@@ -5,6 +5,7 @@
  * together with the packet it interrupts. One logical stream is expected, so serial numbers are not told apart.
  */
 import { oggCrc } from "./ogg-opus-writer.ts"
+import { concatBytes } from "../media/bytes.ts"
 
 const EMPTY = new Uint8Array(0)
 const PAGE_HEADER = 27
@@ -119,15 +120,6 @@ export class OggPacketReader {
   #takePartial(): Uint8Array {
     const parts = this.#partial
     this.#partial = []
-    if (parts.length === 1) return parts[0]!.slice()
-    let length = 0
-    for (const part of parts) length += part.length
-    const out = new Uint8Array(length)
-    let at = 0
-    for (const part of parts) {
-      out.set(part, at)
-      at += part.length
-    }
-    return out
+    return parts.length === 1 ? parts[0]!.slice() : concatBytes(parts)
   }
 }

@@ -6,6 +6,7 @@
  */
 import { adtsConfigOf } from "../containers/mpeg-ts/elementary-streams.ts"
 import { adtsHeader, ADTS_SAMPLING_FREQUENCIES } from "../media/aac-adts.ts"
+import { concatBytes as concat } from "../media/bytes.ts"
 import type { AudioTrack } from "../media/frame.ts"
 import { aacSilentFrame } from "./aac-silence.ts"
 import { OggOpusWriter } from "./ogg-opus-writer.ts"
@@ -26,19 +27,6 @@ export interface TranscoderInput {
   samples(data: Uint8Array): number
   /** The stdin bytes for `silence` samples of silence, then the frame without its first `trim` samples. */
   encode(data: Uint8Array, silence: number, trim: number): Uint8Array
-}
-
-const concat = (parts: ReadonlyArray<Uint8Array>): Uint8Array => {
-  if (parts.length === 1) return parts[0]!
-  let length = 0
-  for (const part of parts) length += part.length
-  const out = new Uint8Array(length)
-  let at = 0
-  for (const part of parts) {
-    out.set(part, at)
-    at += part.length
-  }
-  return out
 }
 
 /** Opus: one Ogg page per packet; silence as 20 ms silent packets. Packets cannot be cut, so `trim` is ignored. */

@@ -6,6 +6,7 @@
  *   | PTS_DTS_flags(2) ESCR ES_rate trick copy CRC extension | PES_header_data_length | [PTS 5] [DTS 5] ... | data
  *   PTS/DTS: '001x' ts[32..30] 1 | ts[29..15] 1 | ts[14..0] 1
  */
+import { concatBytes } from "../../media/bytes.ts"
 
 export interface PesPacket {
   /** 33-bit PTS, or -1 when the header carries none. */
@@ -104,21 +105,9 @@ export class PesAssembler {
 
   /** The gathered bytes (cut to PES_packet_length when bounded); the assembler is idle afterwards. */
   take(): Uint8Array {
-    const whole = this.chunks.length === 1 ? this.chunks[0]! : concatAll(this.chunks)
+    const whole = concatBytes(this.chunks)
     const bytes = this.expected > 0 && whole.length > this.expected ? whole.subarray(0, this.expected) : whole
     this.drop()
     return bytes
   }
-}
-
-const concatAll = (chunks: ReadonlyArray<Uint8Array>): Uint8Array => {
-  let size = 0
-  for (const chunk of chunks) size += chunk.length
-  const out = new Uint8Array(size)
-  let at = 0
-  for (const chunk of chunks) {
-    out.set(chunk, at)
-    at += chunk.length
-  }
-  return out
 }

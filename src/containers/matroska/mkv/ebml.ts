@@ -4,6 +4,7 @@
  * children, and Void elements of any length from 2 bytes, which let an element be rewritten in place in a region
  * reserved for it.
  */
+import { concatBytes } from "../../../media/bytes.ts"
 
 /** Matroska element IDs (RFC 9559 5.1), with their marker bits, as written. */
 export const ID = {
@@ -83,17 +84,7 @@ export const sizeBytes = (size: number, width?: number): Uint8Array => {
   return out
 }
 
-export const concat = (parts: ReadonlyArray<Uint8Array>): Uint8Array => {
-  let total = 0
-  for (const part of parts) total += part.byteLength
-  const out = new Uint8Array(total)
-  let at = 0
-  for (const part of parts) {
-    out.set(part, at)
-    at += part.byteLength
-  }
-  return out
-}
+export const concat = concatBytes
 
 export const element = (id: number, data: Uint8Array): Uint8Array => concat([idBytes(id), sizeBytes(data.byteLength), data])
 
