@@ -26,6 +26,8 @@ command -v setpriv >/dev/null 2>&1 || need+=(util-linux)
   gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly
   gstreamer1.0-libav
 )
+# Its AAC and G.722 encoders (avenc_aac, avenc_g722) come from gst-libav.
+gst-inspect-1.0 avenc_g722 >/dev/null 2>&1 || need+=(gstreamer1.0-libav)
 if [ ${#need[@]} -gt 0 ]; then
   echo "installing test peers: ${need[*]}"
   SUDO=""

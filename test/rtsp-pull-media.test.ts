@@ -1,5 +1,5 @@
 /**
- * What a pull takes from an SDP: the first H.264 video and the first AAC/PCMA/PCMU audio, with their control URLs
+ * What a pull takes from an SDP: the first H.264 video and the first AAC/PCMA/PCMU/G.722 audio, with their control URLs
  * resolved, and a reason for everything it leaves out.
  */
 import { assert, describe, it } from "@effect/vitest"
@@ -40,6 +40,27 @@ describe("chooseMedia", () => {
       ["PCMA", "rtsp://cam/ch1?tm=unicast"]
     ])
     assert.deepInclude(media[1], { clockRate: 8000, sampleRate: 8000, channels: 1 })
+  })
+
+  it("takes G.722 by its static payload type or its rtpmap: 16 kHz audio on the 8000 Hz RTP clock", () => {
+    for (const lines of [["m=audio 0 RTP/AVP 9"], ["m=audio 0 RTP/AVP 101", "a=rtpmap:101 g722/8000/1"]]) {
+      const { media, skipped } = chooseMedia(sdp(...lines, "a=control:track2"), "rtsp://cam/live/")
+      assert.deepStrictEqual(skipped, [])
+      assert.deepStrictEqual(media, [{
+        kind: "audio",
+        codec: "G722",
+        payloadType: lines.length === 1 ? 9 : 101,
+        clockRate: 8000,
+        control: "rtsp://cam/live/track2",
+        sampleRate: 16_000,
+        channels: 1,
+        config: new Uint8Array(0),
+        aac: undefined
+      }])
+    }
+    const stereo = chooseMedia(sdp("m=audio 0 RTP/AVP 9 0", "a=rtpmap:9 G722/8000/2"), "rtsp://cam/")
+    assert.deepStrictEqual(stereo.media.map((m) => m.codec), ["PCMU"], "the next format of the m= line")
+    assert.deepStrictEqual(stereo.skipped, [])
   })
 
   it("skips what it cannot pull, and says why", () => {

@@ -116,6 +116,22 @@ describe("PullOutput", () => {
     assert.deepStrictEqual(describeFrames(out.frames), ["video 3600 key", "audio 480", "video 6600"])
   })
 
+  it("declares G.722 as 16 kHz audio on the 8000 Hz RTP clock and publishes one frame per packet", () => {
+    const out = recorder()
+    const output = new PullOutput(out.publication)
+    const g722: PullMedia = { ...pcma, codec: "G722", payloadType: 9, sampleRate: 16_000 }
+    const [v, a] = output.beginSegment([video(), g722], 0)
+    const declared = { kind: "audio", codec: "G722", timescale: 8000, sampleRate: 16_000, channels: 1 } as const
+    assert.deepInclude(out.tracks[1], declared)
+    output.play(new Map([[v!, 0], [a!, 0]]), 0)
+    sender(v!, 96, 1)(0, IDR, 0)
+    const sendAudio = sender(a!, 9, 1)
+    const payloads = [1, 2, 3].map((n) => Uint8Array.from({ length: 160 }, () => n))
+    payloads.forEach((payload, n) => sendAudio(160 * n, payload, 20 * n))
+    assert.deepStrictEqual(describeFrames(out.frames), ["video 0 key", "audio 0", "audio 160", "audio 320"])
+    assert.deepStrictEqual(out.frames.slice(1).map((f) => f.data), payloads)
+  })
+
   it("drops video before the first keyframe of a connection", () => {
     const out = recorder()
     const output = new PullOutput(out.publication)

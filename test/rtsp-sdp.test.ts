@@ -44,7 +44,7 @@ describe("parseSdp", () => {
       "a=control:rtsp://192.0.2.10:554/Streaming/Channels/101/trackID=1?transportmode=unicast",
       "a=fmtp:96 profile-level-id=420029; packetization-mode=1; " +
       "sprop-parameter-sets=Z00AKp2oHgCJ+WEAAAMAAQAAAwAyhA==,aO48gA==",
-      "m=audio 0 RTP/AVP 8 0",
+      "m=audio 0 RTP/AVP 8 0 9",
       "a=control:trackID=2",
       "m=application 0 RTP/AVP 107",
       "a=rtpmap:107 vnd.onvif.metadata/90000",
@@ -54,9 +54,11 @@ describe("parseSdp", () => {
     assert.strictEqual(sdp.control, undefined)
     assert.deepStrictEqual(sdp.media.map((m) => m.type), ["video", "audio", "application"])
     assert.strictEqual(sdp.media[0]!.fmtp.get(96)!.get("packetization-mode"), "1")
-    assert.deepStrictEqual(sdp.media[1]!.payloadTypes, [8, 0])
+    assert.deepStrictEqual(sdp.media[1]!.payloadTypes, [8, 0, 9])
     assert.deepStrictEqual(sdp.media[1]!.rtpmap.get(8), { encoding: "PCMA", clockRate: 8000, channels: 1 })
     assert.deepStrictEqual(sdp.media[1]!.rtpmap.get(0), { encoding: "PCMU", clockRate: 8000, channels: 1 })
+    // RFC 3551 4.5.2: G.722's RTP clock is 8000 Hz although it samples at 16 kHz.
+    assert.deepStrictEqual(sdp.media[1]!.rtpmap.get(9), { encoding: "G722", clockRate: 8000, channels: 1 })
     assert.strictEqual(sdp.media[2]!.rtpmap.get(107)?.encoding, "vnd.onvif.metadata")
   })
 

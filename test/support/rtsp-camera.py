@@ -4,7 +4,8 @@
 Usage: /usr/bin/python3 rtsp-camera.py PORT [--basic USER:PASS] [--digest USER:PASS] [--udp-only]
                                             [--session-timeout SECONDS]
 
-Mounts: /h264aac (H.264 pt 96 + AAC-hbr pt 97), /h264pcma (H.264 + PCMA pt 8), /h264pcmu (H.264 + PCMU pt 0).
+Mounts: /h264aac (H.264 pt 96 + AAC-hbr pt 97), /h264pcma (H.264 + PCMA pt 8), /h264pcmu (H.264 + PCMU pt 0),
+/h264g722 (H.264 + G.722 pt 9: 16 kHz audio on the 8000 Hz RTP clock of RFC 3551 4.5.2). Every audio is a 440 Hz tone.
 Prints "READY" once listening, then "REQUEST <METHOD> <session-or-dash>" for every RTSP request it answers, so
 a test can see keep-alives. --udp-only refuses RTP over TCP (SETUP answers 461), --session-timeout shortens the
 Session timeout the server announces, and drops sessions that hear no request for that long ("EXPIRED <id>").
@@ -25,10 +26,14 @@ VIDEO = (
     "! video/x-h264,profile=constrained-baseline ! rtph264pay name=pay0 pt=96 config-interval=1"
 )
 TONE = "audiotestsrc is-live=true wave=sine freq=440 volume=0.3 ! audioconvert ! audioresample"
+# 20 ms per RTP packet, as cameras send G.711 and G.722 (the payloaders would otherwise fill a packet with
+# audiotestsrc's whole 1024-sample buffer, 128 ms of G.711).
+PTIME = "min-ptime=20000000 max-ptime=20000000"
 MOUNTS = {
     "/h264aac": f"{TONE} ! audio/x-raw,rate=44100,channels=1 ! avenc_aac ! rtpmp4gpay name=pay1 pt=97",
-    "/h264pcma": f"{TONE} ! audio/x-raw,rate=8000,channels=1 ! alawenc ! rtppcmapay name=pay1 pt=8",
-    "/h264pcmu": f"{TONE} ! audio/x-raw,rate=8000,channels=1 ! mulawenc ! rtppcmupay name=pay1 pt=0",
+    "/h264pcma": f"{TONE} ! audio/x-raw,rate=8000,channels=1 ! alawenc ! rtppcmapay name=pay1 pt=8 {PTIME}",
+    "/h264pcmu": f"{TONE} ! audio/x-raw,rate=8000,channels=1 ! mulawenc ! rtppcmupay name=pay1 pt=0 {PTIME}",
+    "/h264g722": f"{TONE} ! audio/x-raw,rate=16000,channels=1 ! avenc_g722 ! rtpg722pay name=pay1 pt=9 {PTIME}",
 }
 
 

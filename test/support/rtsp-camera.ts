@@ -20,10 +20,13 @@ export interface RtspCameraOptions {
   readonly sessionTimeout?: number
 }
 
+/** What rtsp-camera.py serves: H.264 with AAC, PCMA, PCMU or G.722 audio (a 440 Hz tone). */
+export type CameraMount = "/h264aac" | "/h264pcma" | "/h264pcmu" | "/h264g722"
+
 export interface RtspCamera {
   readonly port: number
   /** `rtsp://[credentials@]127.0.0.1:port/mount`. */
-  readonly url: (mount: "/h264aac" | "/h264pcma" | "/h264pcmu" | string, credentials?: string) => string
+  readonly url: (mount: CameraMount | string, credentials?: string) => string
   /** The `REQUEST <METHOD> <session>` lines the server printed so far, as "METHOD session". */
   readonly requests: () => Array<string>
   /** Everything the server printed (stdout and stderr). */

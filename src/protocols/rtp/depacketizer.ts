@@ -1,5 +1,5 @@
 /**
- * What every RTP depacketizer (H.264, AAC, G.711, later VP8/Opus) shares: a pure step function from the next
+ * What every RTP depacketizer (H.264, AAC, G.711/G.722, later VP8/Opus) shares: a pure step function from the next
  * in-order packet to the frames it completes, with counters for what it had to drop.
  */
 import type { RtpPacket } from "./rtp-packet.ts"
@@ -8,7 +8,7 @@ import type { RtpPacket } from "./rtp-packet.ts"
 export interface RtpFrame {
   readonly timestamp: number
   readonly keyframe: boolean
-  /** H.264: AVCC (4-byte lengths); AAC: one raw access unit; G.711: the samples. */
+  /** H.264: AVCC (4-byte lengths); AAC: one raw access unit; G.711/G.722: the samples. */
   readonly data: Uint8Array
 }
 

@@ -6,11 +6,11 @@
 import type { Track } from "../../media/frame.ts"
 import { AacDepacketizer } from "../rtp/aac-depacketizer.ts"
 import type { Depacketizer, RtpFrame } from "../rtp/depacketizer.ts"
-import { G711Depacketizer } from "../rtp/g711-depacketizer.ts"
 import { H264Depacketizer } from "../rtp/h264-depacketizer.ts"
 import { rtcpProblem } from "../rtp/rtcp-packet.ts"
 import { parseRtpPacket, rtpProblem } from "../rtp/rtp-packet.ts"
 import { type ReorderOptions, RtpReorderBuffer } from "../rtp/reorder-buffer.ts"
+import { SampleAudioDepacketizer } from "../rtp/sample-audio-depacketizer.ts"
 import type { PullMedia } from "./pull-media.ts"
 
 /** Where a receiver reports: counters, problems for the log, and the frames it completed. */
@@ -27,7 +27,7 @@ const makeDepacketizer = (media: PullMedia): Depacketizer =>
     ? new H264Depacketizer(media.parameterSets)
     : media.codec === "AAC"
     ? new AacDepacketizer(media.aac)
-    : new G711Depacketizer()
+    : new SampleAudioDepacketizer()
 
 export class MediaReceiver {
   readonly media: PullMedia

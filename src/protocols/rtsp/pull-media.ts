@@ -1,7 +1,7 @@
 /**
  * Chooses what a pull takes from a camera's SDP: the first H.264 video (RFC 6184 8.1, packetization-mode 0 or 1)
- * and the first AAC (RFC 3640 mpeg4-generic, AAC-hbr/AAC-lbr), PCMA or PCMU audio, with what their depacketizers
- * and tracks need. Everything else is skipped with a reason.
+ * and the first AAC (RFC 3640 mpeg4-generic, AAC-hbr/AAC-lbr), PCMA, PCMU or G.722 audio, with what their
+ * depacketizers and tracks need. Everything else is skipped with a reason.
  */
 import { parseAudioSpecificConfig } from "../../media/aac-config.ts"
 import type { AudioCodec } from "../../media/frame.ts"
@@ -22,17 +22,29 @@ export type PullMedia =
   }
   | {
     readonly kind: "audio"
-    readonly codec: Extract<AudioCodec, "AAC" | "PCMA" | "PCMU">
+    readonly codec: Extract<AudioCodec, "AAC" | SampleAudioCodec>
     readonly payloadType: number
     readonly clockRate: number
     readonly control: string
     readonly sampleRate: number
     readonly channels: number
-    /** AAC: the AudioSpecificConfig of fmtp `config`. G.711: empty. */
+    /** AAC: the AudioSpecificConfig of fmtp `config`. G.711, G.722: empty. */
     readonly config: Uint8Array
     /** AAC: the AU header field sizes. */
     readonly aac: AacHbrParameters | undefined
   }
+
+/** The sample-based audio codecs (RFC 3551 4.3) a pull takes, one frame per RTP packet. */
+type SampleAudioCodec = Extract<AudioCodec, "PCMA" | "PCMU" | "G722">
+
+/**
+ * Their sample rates. The RTP clock of all three is 8000 Hz, whatever the rtpmap says: G.722 samples at 16 kHz but
+ * keeps RFC 1890's 8000 Hz clock (RFC 3551 4.5.2), so its frames' timestamps count 8000 ticks a second.
+ */
+const SAMPLE_AUDIO_RATES: Record<SampleAudioCodec, number> = { PCMA: 8000, PCMU: 8000, G722: 16_000 }
+const SAMPLE_AUDIO_CLOCK_RATE = 8000
+
+const isSampleAudio = (encoding: string): encoding is SampleAudioCodec => Object.hasOwn(SAMPLE_AUDIO_RATES, encoding)
 
 export interface MediaChoice {
   readonly media: ReadonlyArray<PullMedia>
@@ -79,16 +91,16 @@ const aac = (media: SdpMedia, payloadType: number, clockRate: number, control: s
   return { kind: "audio", codec: "AAC", payloadType, clockRate, control, sampleRate, channels, config, aac }
 }
 
-const g711 = (codec: "PCMA" | "PCMU", media: SdpMedia, payloadType: number, control: string): Outcome => {
+const sampleAudio = (codec: SampleAudioCodec, media: SdpMedia, payloadType: number, control: string): Outcome => {
   const channels = media.rtpmap.get(payloadType)?.channels ?? 1
   if (channels !== 1) return `${codec} with ${channels} channels is not supported`
   return {
     kind: "audio",
     codec,
     payloadType,
-    clockRate: 8000,
+    clockRate: SAMPLE_AUDIO_CLOCK_RATE,
     control,
-    sampleRate: 8000,
+    sampleRate: SAMPLE_AUDIO_RATES[codec],
     channels: 1,
     config: new Uint8Array(0),
     aac: undefined
@@ -109,8 +121,8 @@ const choose = (media: SdpMedia, base: string): Outcome => {
       ? h264(media, payloadType, rtpmap.clockRate, control)
       : media.type === "audio" && encoding === "MPEG4-GENERIC"
       ? aac(media, payloadType, rtpmap.clockRate, control)
-      : media.type === "audio" && (encoding === "PCMA" || encoding === "PCMU")
-      ? g711(encoding, media, payloadType, control)
+      : media.type === "audio" && isSampleAudio(encoding)
+      ? sampleAudio(encoding, media, payloadType, control)
       : `${media.type} ${rtpmap.encoding} is not supported`
     if (typeof outcome !== "string") return outcome
     reasons.push(outcome)

@@ -31,10 +31,14 @@ export interface SessionDescription {
   readonly media: ReadonlyArray<SdpMedia>
 }
 
-/** Static payload types a camera may use without an rtpmap (RFC 3551 6, Table 4). */
+/**
+ * Static payload types a camera may use without an rtpmap (RFC 3551 6, Table 4). G.722's clock is 8000 Hz although
+ * it samples at 16 kHz (4.5.2: an error of RFC 1890 kept for compatibility).
+ */
 const STATIC_PAYLOAD_TYPES: ReadonlyMap<number, Rtpmap> = new Map([
   [0, { encoding: "PCMU", clockRate: 8000, channels: 1 }],
   [8, { encoding: "PCMA", clockRate: 8000, channels: 1 }],
+  [9, { encoding: "G722", clockRate: 8000, channels: 1 }],
   [14, { encoding: "MPA", clockRate: 90000, channels: undefined }],
   [26, { encoding: "JPEG", clockRate: 90000, channels: undefined }]
 ])
