@@ -19,7 +19,7 @@ import {
   tempDir,
   type Timescales
 } from "./fixtures/containers/source-media.ts"
-import { mkvinfoClusters, mkvmergeIdentify, packetAfterSeek } from "./fixtures/containers/media-judges.ts"
+import { mkvCuePoints, mkvinfoClusters, mkvmergeIdentify, packetAfterSeek } from "./fixtures/containers/media-judges.ts"
 import { countFrames, decodeErrors, probe } from "./support/ffprobe.ts"
 
 const SECONDS = 6
@@ -229,6 +229,23 @@ describe("MatroskaWriter while recording", () => {
         }
         assert.strictEqual(decodeErrors(file.path), "")
       }
+    }))
+
+  it.live("mkv: cues every video key frame, also inside one long Cluster", () =>
+    Effect.gen(function*() {
+      const media = yield* load(["h264-aac.mp4"])
+      const writer = open("mkv", media.tracks, "one-cluster", { clusterDurationMs: 100_000, clusterSizeBytes: 1e12 })
+      for (const { trackIndex, frame } of media.frames) assert.isUndefined(writer.push(trackIndex, frame))
+      const file = yield* writer.finalize(path.join(dir, "one-cluster.mkv"))
+      assert.strictEqual(mkvinfoClusters(file.path).clusters.length, 1)
+      const { origin, kept } = recorded(media)
+      const videoIndex = media.tracks.findIndex((t) => t.kind === "video")
+      const keys = kept[videoIndex]!.filter((f) => f.keyframe)
+        .map((f) => Math.round((f.pts / media.tracks[videoIndex]!.timescale - origin) * 1000) / 1000)
+      assert.isAtLeast(keys.length, 5)
+      const cues = mkvCuePoints(file.path)
+      assert.deepStrictEqual(cues.map((c) => c.time), keys)
+      assert.isTrue(cues.every((c) => c.track === videoIndex + 1), "cues name the video track")
     }))
 
   it.live("starts at the first video key frame and skips audio that would start before it", () =>

@@ -1,9 +1,9 @@
 /**
  * Completes an MKV that our writer left unfinished when the process died: the file plays as it is up to its last
  * whole Cluster, but has no Duration, no Cues (so players cannot seek) and a Segment of unknown size. This cuts a
- * Cluster the crash tore, then adds what finalize would have: Cues for every Cluster that starts with a key frame,
- * the Duration, the SeekHead's Cues entry and the Segment's size. Files that are not ours, or already complete,
- * are left untouched.
+ * Cluster the crash tore, then adds what finalize would have: Cues for every video key frame (for each Cluster
+ * when there is no video), the Duration, the SeekHead's Cues entry and the Segment's size. Files that are not
+ * ours, or already complete, are left untouched.
  */
 import * as fs from "node:fs"
 import { Effect } from "effect"
@@ -132,7 +132,7 @@ const complete = (fd: number, stats: fs.Stats): CompletedLeftover => {
   }
 
   // Every whole Cluster: its CuePoint (when it starts with a key frame) and the times of its blocks.
-  const cues: Array<Uint8Array> = []
+  const cues: Array<{ readonly timeMs: number; readonly track: number; readonly clusterPosition: number }> = []
   const lastTimes = new Map<number, { last: number; step: number }>()
   let clusters = 0
   let end = firstCluster < 0 ? tracks.end : firstCluster
@@ -145,6 +145,7 @@ const complete = (fd: number, stats: fs.Stats): CompletedLeftover => {
     if (timestamp === undefined) break
     const clusterMs = uintAt(bytes, timestamp, position)
     let first = true
+    const points: Array<{ timeMs: number; track: number }> = []
     for (const block of parts) {
       if (block.id !== ID.SimpleBlock) continue
       const b = block.dataAt - position
@@ -154,9 +155,8 @@ const complete = (fd: number, stats: fs.Stats): CompletedLeftover => {
       const view = new DataView(bytes.buffer, bytes.byteOffset)
       const timeMs = clusterMs + view.getInt16(b + numberLength)
       const key = (bytes[b + numberLength + 2]! & 0x80) !== 0
-      if (first && key && (videoTracks.size === 0 || videoTracks.has(track))) {
-        cues.push(cuePoint(clusterMs, track, position - segmentStart))
-      }
+      // As the writer does: every video key frame, or each Cluster's first block without video.
+      if (key && (videoTracks.size === 0 ? first : videoTracks.has(track))) points.push({ timeMs, track })
       first = false
       const seen = lastTimes.get(track)
       lastTimes.set(track, seen === undefined ? { last: timeMs, step: 0 } : {
@@ -164,6 +164,7 @@ const complete = (fd: number, stats: fs.Stats): CompletedLeftover => {
         step: timeMs > seen.last ? timeMs - seen.last : seen.step
       })
     }
+    for (const point of points) cues.push({ ...point, clusterPosition: position - segmentStart })
     clusters++
     position = header.end
     end = position
@@ -176,7 +177,8 @@ const complete = (fd: number, stats: fs.Stats): CompletedLeftover => {
 
   const cutBytes = stats.size - end
   fs.ftruncateSync(fd, end)
-  const cuesElement = master(ID.Cues, cues)
+  cues.sort((a, b) => a.timeMs - b.timeMs)
+  const cuesElement = master(ID.Cues, cues.map((c) => cuePoint(Math.max(0, c.timeMs), c.track, c.clusterPosition)))
   fs.writeSync(fd, cuesElement, 0, cuesElement.byteLength, end)
   const infoRegion = padded(info(dateUtcNs, durationSeconds), tracks.at - infoElement.at)
   const seekRegion = padded(seekHead({

@@ -10,8 +10,9 @@
  * SeekHead's Cues entry and the Segment's size.
  *
  * Clusters close by webm_cluster_duration_limit / webm_cluster_size_limit at the next video key frame (any frame
- * when the file has no video), so each starts with a key frame and gets a CuePoint; also whenever a block's
- * timestamp would leave the signed 16-bit range relative to its Cluster (32.767 s).
+ * when the file has no video), so each starts with a key frame; also whenever a block's timestamp would leave the
+ * signed 16-bit range relative to its Cluster (32.767 s). Every video key frame gets a CuePoint (like mkvmerge
+ * writes), so a seek lands on the key frame at or before its target rather than at a Cluster's start.
  */
 import { Effect } from "effect"
 import type { Frame, Track } from "../../../media/frame.ts"
@@ -64,7 +65,8 @@ export class MkvWriter implements ContainerWriter {
   /** Where the next Cluster goes. */
   private end: number
   private cluster: OpenCluster | undefined
-  private readonly cues: Array<Uint8Array> = []
+  private readonly cues: Array<{ readonly timeMs: number; readonly trackNumber: number; readonly clusterPosition: number }> =
+    []
   /** The file's timeline origin for tracks without a start offset: the first video key frame's time. */
   private origin: number | undefined
   private hasVideo: boolean
@@ -199,7 +201,9 @@ export class MkvWriter implements ContainerWriter {
       if (this.recordedTracks === 0) return yield* Effect.fail(new ContainerWriteError("no frame was recorded", "Empty"))
       this.closeCluster()
       const cuesAt = this.end
-      const cues = master(ID.Cues, this.cues)
+      // In time order: a multi-recording's streams send their key frames a little out of step.
+      const points = [...this.cues].sort((a, b) => a.timeMs - b.timeMs)
+      const cues = master(ID.Cues, points.map((c) => cuePoint(c.timeMs, c.trackNumber, c.clusterPosition)))
       void this.file.write(cues, cuesAt)
       this.end += cues.byteLength
       this.writeRegion(this.infoAt, info(this.dateUtcNs, this.durationSeconds), INFO_REGION)
@@ -269,10 +273,11 @@ export class MkvWriter implements ContainerWriter {
     if (cluster === undefined) {
       cluster = { startMs: Math.max(0, timeMs), blocks: [], bytes: 0 }
       this.cluster = cluster
-      if (startsGroup) {
-        const position = this.end - this.segmentStart
-        this.cues.push(cuePoint(cluster.startMs, trackNumber, position))
-      }
+    }
+    // A CuePoint for every video key frame (a seek then starts right at it), and for the start of every Cluster of
+    // a file without video. The Cluster is written at `end` when it closes.
+    if (frame.kind === "video" ? frame.keyframe : !this.hasVideo && cluster.blocks.length === 0) {
+      this.cues.push({ timeMs: Math.max(0, timeMs), trackNumber, clusterPosition: this.end - this.segmentStart })
     }
     // SimpleBlock header (RFC 9559 10.1): track number as a varint, signed 16-bit relative time, flags.
     const number = sizeBytes(trackNumber)
