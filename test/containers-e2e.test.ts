@@ -1,6 +1,7 @@
 /**
  * record_formats end to end: RTMP publishes from real ffmpeg recorded to MKV and MPEG-TS, judged by ffprobe and
- * mkvmerge (codecs, frame counts, duration, a seek to the middle, zero decode errors), with rotation and the hook.
+ * mkvmerge (codecs, frame counts, duration, a seek to the middle, zero decode errors), with rotation and the hook,
+ * and read back with mediabunny to compare packet for packet with what ffmpeg published (the reference FLV).
  */
 import { spawnSync } from "node:child_process"
 import * as fs from "node:fs"
@@ -9,6 +10,7 @@ import { assert, describe, it } from "@effect/vitest"
 import { startCapstan, tempDir } from "./support/capstan-process.ts"
 import { ffmpegPublish } from "./support/ffmpeg-publish.ts"
 import { countFrames, decodeErrors, packets, probe } from "./support/ffprobe.ts"
+import { assertCoversPublish, assertRoundTrip, readReference } from "./support/packet-compare.ts"
 import { until } from "./support/wait.ts"
 
 /** ffprobe reads packets from the middle of the file on: the file is seekable. */
@@ -49,6 +51,9 @@ describe("record_formats", () => {
       // -a reads the elements after the clusters too, where the Cues are.
       const info = spawnSync("mkvinfo", ["-a", file], { encoding: "utf8", maxBuffer: 64 * 1024 * 1024 }).stdout
       assert.match(info, /\+ Cues\n/)
+      // Round trip: every published packet from the first key frame on, the same bytes at the same times.
+      const media = readReference(reference)
+      assertCoversPublish(media, [await assertRoundTrip(file, media, "matroska")])
     } finally {
       await server.stop()
     }
@@ -85,6 +90,12 @@ describe("record_formats", () => {
         frames += countFrames(part, 0)
       }
       assert.strictEqual(frames, countFrames(reference, 0), "no video frame lost or duplicated across fragments")
+      // Round trip: each fragment holds the published packets that follow the previous one's, the same bytes at the
+      // same times (each fragment's clock starts afresh), and together they hold the whole publish.
+      const media = readReference(reference)
+      const matched = []
+      for (const part of parts) matched.push(await assertRoundTrip(part, media, "mpegts"))
+      assertCoversPublish(media, matched)
       await until("three hook runs", () => {
         const lines = fs.existsSync(hookOut) ? fs.readFileSync(hookOut, "utf8").trim().split("\n") : []
         return lines.length === 3 ? lines : undefined

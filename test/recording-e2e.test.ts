@@ -1,6 +1,7 @@
 /**
  * End to end: the real `capstan serve` process, real ffmpeg publishers over RTMP, and every recording
- * judged by ffprobe against the very stream ffmpeg sent (written alongside with the tee muxer).
+ * judged by ffprobe against the very stream ffmpeg sent (written alongside with the tee muxer), and read back with
+ * mediabunny to compare with that stream packet for packet.
  */
 import * as fs from "node:fs"
 import * as path from "node:path"
@@ -8,6 +9,7 @@ import { afterAll, assert, beforeAll, describe, it } from "@effect/vitest"
 import { type CapstanProcess, startCapstan } from "./support/capstan-process.ts"
 import { ffmpegPublish, startPublish } from "./support/ffmpeg-publish.ts"
 import { countFrames, decodeErrors, packets, probe, topLevelBoxes } from "./support/ffprobe.ts"
+import { assertCoversPublish, assertRoundTrip, readReference } from "./support/packet-compare.ts"
 import { until } from "./support/wait.ts"
 
 const recordingNamed = (server: CapstanProcess, name: string) =>
@@ -29,8 +31,11 @@ const timeBaseOf = (file: string, stream: number) => {
   return num! / den!
 }
 
-/** Checks a recording against the reference FLV: codecs, every frame, pts order, duration, clean decode. */
-const assertSameMedia = (recording: string, reference: string, seconds: number) => {
+/**
+ * Checks a recording against the reference FLV: codecs, every frame, pts order, duration, clean decode, and the
+ * round trip through mediabunny's demuxer: every published packet, the same bytes at the same times.
+ */
+const assertSameMedia = async (recording: string, reference: string, seconds: number) => {
   const probed = probe(recording)
   assert.deepStrictEqual(probed.streams.map((s) => s.codec_name), ["h264", "aac"])
   assert.strictEqual(countFrames(recording, 0), countFrames(reference, 0), "every video frame is recorded")
@@ -46,6 +51,8 @@ const assertSameMedia = (recording: string, reference: string, seconds: number) 
   }
   assert.isAtMost(Math.abs(Number(probed.format.duration) - seconds), 0.1, "duration")
   assert.strictEqual(decodeErrors(recording), "", "decodes without errors")
+  const media = readReference(reference)
+  assertCoversPublish(media, [await assertRoundTrip(recording, media, "mp4")])
 }
 
 describe("recording RTMP publishes to MP4", () => {
@@ -71,7 +78,7 @@ describe("recording RTMP publishes to MP4", () => {
     })
     assert.strictEqual(published.code, 0, published.stderr)
     const recording = await recordingNamed(server, `${name}.mp4`)
-    assertSameMedia(recording, reference, 4)
+    await assertSameMedia(recording, reference, 4)
     const boxes = topLevelBoxes(recording).map((box) => box.type)
     assert.isBelow(boxes.indexOf("moov"), boxes.indexOf("mdat"), `moov before mdat: ${boxes.join(",")}`)
     if (bframes > 0) {
@@ -97,7 +104,7 @@ describe("recording RTMP publishes to MP4", () => {
     assert.isAtLeast(countFrames(killed, 0), 30, "what arrived before the kill is in the file")
     assert.strictEqual((await survivor.done).code, 0)
     const survived = await recordingNamed(server, "survivor.mp4")
-    assertSameMedia(survived, path.join(server.dir, "survivor.flv"), 5)
+    await assertSameMedia(survived, path.join(server.dir, "survivor.flv"), 5)
   })
 })
 
@@ -110,7 +117,7 @@ describe("moov placement", () => {
       const recording = await recordingNamed(server, "last.mp4")
       const boxes = topLevelBoxes(recording).map((box) => box.type)
       assert.isAbove(boxes.indexOf("moov"), boxes.indexOf("mdat"), `moov after mdat: ${boxes.join(",")}`)
-      assertSameMedia(recording, reference, 2)
+      await assertSameMedia(recording, reference, 2)
     } finally {
       await server.stop()
     }

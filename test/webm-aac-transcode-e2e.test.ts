@@ -2,7 +2,8 @@
  * Issue #5 end to end: the whole server records an RTMP publish of H.264 + AAC with record_formats=h264-webm, and
  * since WebM cannot hold AAC the session transcodes the audio to Opus. The file is judged by ffprobe, ffmpeg and
  * mkvmerge: H.264 + Opus, the audio as long as the video and starting with it, a clean decode, and a seek to the
- * middle that lands there.
+ * middle that lands there. Read back with mediabunny, the video is the published one packet for packet and the
+ * Opus audio is as long as the published AAC.
  */
 import { spawnSync } from "node:child_process"
 import * as fs from "node:fs"
@@ -14,6 +15,8 @@ import { countFrames, decodeErrors, probe } from "./support/ffprobe.ts"
 import { until } from "./support/wait.ts"
 import { packetSpan } from "./fixtures/audio-transcoder/beeps.ts"
 import { mkvmergeIdentify } from "./fixtures/containers/media-judges.ts"
+import { readBack } from "./fixtures/containers/source-media.ts"
+import { assertTranscodedAudio, assertVideoMatches, readReference } from "./support/packet-compare.ts"
 
 const SECONDS = 8
 
@@ -80,6 +83,15 @@ describe("record_formats=h264-webm with AAC audio", () => {
       const audioAfterSeek = packetsAfterSeek(file, "a", middle)
       assert.isNotEmpty(audioAfterSeek)
       assert.isAtLeast(audioAfterSeek[0]!.pts, middle - 1.1)
+
+      // Round trip: every published video packet, the same bytes at the same times; the transcoded audio holds as
+      // much sound as the published AAC from the first key frame on, within an Opus frame and the encoder's delay.
+      const media = readReference(reference)
+      const [readVideo, readAudio] = await readBack(file)
+      assert.deepStrictEqual([readVideo?.codec, readAudio?.codec], ["avc", "opus"])
+      const matched = assertVideoMatches(readVideo!.packets, media.video, "matroska")
+      assert.deepStrictEqual(matched.span, { from: 0, to: media.video.length }, "every published video packet")
+      assertTranscodedAudio(readAudio!.packets, media.audio, media.video[0]!.seconds, matched.offset, 0.03)
 
       assert.notMatch(server.logs(), /audio transcoder|dropped a frame/)
     } finally {
