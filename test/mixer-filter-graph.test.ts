@@ -7,7 +7,7 @@ import { spawnSync } from "node:child_process"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { assert, describe, it } from "@effect/vitest"
-import { labelFilter, type MixPlanRequest, planMix } from "../src/mixer/filter-graph.ts"
+import { labelFilter, mixCommandArgs, type MixPlanRequest, planMix } from "../src/mixer/filter-graph.ts"
 import { DEJAVU_SANS } from "../src/mixer/stream-label.ts"
 import { editsFromSpan, type MultiRecording, type TrackInfo } from "../src/mixer/tracks-info.ts"
 import { fixtureDir } from "./fixtures/mixer/multi-recording.ts"
@@ -84,7 +84,10 @@ describe("planMix", () => {
   })
 
   it("adds up to exactly the file's frames and samples", () => {
-    const frames = [...plan.filterScript.matchAll(/trim=end_frame=(\d+)/g)].map((m) => Number(m[1]))
+    const frames = [...plan.filterScript.matchAll(/color=[^;]*trim=end_frame=(\d+)/g)].map((m) => Number(m[1]))
+    // Each segment's picture is cut to its black picture's frames again: overlay would go on with a participant.
+    const cut = [...plan.filterScript.matchAll(/trim=end_frame=(\d+),format=yuv420p\[v\d+\]/g)].map((m) => Number(m[1]))
+    assert.deepStrictEqual(cut, frames)
     const samples = [...plan.filterScript.matchAll(/atrim=end_sample=(\d+)/g)].map((m) => Number(m[1]))
     assert.strictEqual(sum(frames), 180)
     assert.strictEqual(sum(samples), 6 * 48_000)
@@ -96,6 +99,49 @@ describe("planMix", () => {
   it("mixes audio without normalising and draws only the labels it has", () => {
     assert.strictEqual([...plan.filterScript.matchAll(/amix=[^;]*normalize=0/g)].length, 6)
     assert.strictEqual([...plan.filterScript.matchAll(/drawtext=/g)].length, 6, "alice's cell in each segment")
+  })
+
+  it("opens each segment's input half a second early, seeking by timestamp, and drops the pre-roll again", () => {
+    const options = { file: "/r/multi.mp4", output: "/r/out.mp4", filterScriptPath: "/g", fps: 30, threads: 1 }
+    const args = mixCommandArgs(plan, options)
+    // Each input: the flag, where it opens and where it ends (-ss + -t).
+    const opened = args.flatMap((arg, i) =>
+      arg === "-i" ? [[args[i - 6], args[i - 5], Number(args[i - 3]), Number(args[i - 3]) + Number(args[i - 1])]] : [])
+    // Segments start at 0, 0.5, 1.9667, 2, 4 and 5.5 s; the first ones cannot open earlier than the file.
+    const rounded = opened.map(([flag, on, from, end]) => [flag, on, from, Number((end as number).toFixed(4))])
+    assert.deepStrictEqual(rounded, [
+      ["-seek_timestamp", "1", 0, 0.5],
+      ["-seek_timestamp", "1", 0, 1.9667],
+      ["-seek_timestamp", "1", 1.466667, 2],
+      ["-seek_timestamp", "1", 1.5, 4],
+      ["-seek_timestamp", "1", 3.5, 5.5],
+      ["-seek_timestamp", "1", 5, 6]
+    ])
+    assert.include(plan.filterScript, "[2:4]fps=30:start_time=0.5,setpts=PTS-0.5/TB,scale=")
+    assert.include(plan.filterScript, "[2:3]atrim=start=0.5,asetpts=PTS-0.5/TB,aresample=")
+  })
+
+  it("keeps a participant whose video goes on in a new track (a new resolution) on screen across the gap", () => {
+    const changed = planMix({
+      ...request,
+      recording: {
+        ...recording,
+        durationInMs: 3000,
+        tracks: [
+          track(1, "VIDEO", "dan", 0, 1000),
+          track(2, "AUDIO", "dan", 0, 3000),
+          track(3, "VIDEO", "dan", 1200, 3000)
+        ]
+      }
+    })
+    const segments = changed.segments.map((s) =>
+      [s.start * 30, s.end * 30, s.present, s.videoTracks.map((t) => t.trackId)]
+    )
+    assert.deepStrictEqual(segments, [
+      [0, 30, ["dan"], [1]],
+      [30, 36, ["dan"], [1]],
+      [36, 90, ["dan"], [3]]
+    ])
   })
 
   it("leaves the picture or the sound out when asked", () => {

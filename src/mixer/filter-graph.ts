@@ -1,8 +1,9 @@
 /**
  * The ffmpeg command that mixes a multi-recording, as a pure function of its tracks and the settings.
  *
- * Each segment of the layout timeline (mixer-layout.ts) is its own input of the same file, opened at the segment's
- * start (`-ss start -t length -i file`), so every stream a segment uses begins with it. One input for the whole
+ * Each segment of the layout timeline (mixer-layout.ts) is its own input of the same file, opened half a second
+ * before the segment's start (`-ss start-preroll -t preroll+length -i file`; the graph drops the pre-roll again), so
+ * every stream a segment uses begins with it, with the frame on screen at its start. One input for the whole
  * file does not work: ffmpeg configures a filter graph only once every input stream has produced a frame, and holds
  * all decoded frames until then, so a participant who joins after 50 s made ffmpeg 5.1 hold 50 s of decoded video
  * (763 MB peak RSS for one 640x480 stream; BENCHMARKS.md "Offline mixer speed"). Per segment: a black picture of
@@ -17,6 +18,15 @@ import { mediaSpans, type MultiRecording, type TrackInfo } from "./tracks-info.t
 
 /** AAC's usual rate; every audio track is resampled to it before mixing. */
 export const MIX_SAMPLE_RATE = 48_000
+
+/** How far before its segment each input starts reading, so that the frame on screen at the start is read too. */
+const PRE_ROLL_SECONDS = 0.5
+
+/**
+ * The pre-roll of a segment starting at `start` (on the `fps` frame grid): half a second, a whole number of frames,
+ * less at the very start of the file. Its input is opened that much earlier and the graph drops it again.
+ */
+const preRoll = (start: number, fps: number): number => Math.min(Math.round(PRE_ROLL_SECONDS * fps) / fps, start)
 
 export interface MixPlanRequest {
   readonly recording: MultiRecording
@@ -67,22 +77,45 @@ const num = (value: number): string => String(Number(value.toFixed(6)))
 export const filterValue = (value: string): string =>
   value.replace(/[\\':]/g, (c) => `\\${c}`).replace(/[\\'[\],;]/g, (c) => `\\${c}`)
 
-/** The video participants: each mediaSessionId with the media spans of all its video tracks. */
+/**
+ * The video participants: each mediaSessionId with the media spans of all its video tracks, where one track is
+ * followed within the pre-roll by the next (a stream that changed resolution goes on in a new track) joined into one:
+ * its last frame stays on screen until the next, as it did in the stream, instead of the participant leaving the
+ * picture for a moment.
+ */
 export const videoSources = (tracks: ReadonlyArray<TrackInfo>): ReadonlyArray<LayoutSource> => {
   const byId = new Map<string, Array<Span>>()
   for (const track of tracks) {
     if (track.trackType !== "VIDEO") continue
     byId.set(track.mediaSessionId, [...(byId.get(track.mediaSessionId) ?? []), ...spansOf(track)])
   }
-  return [...byId].map(([id, spans]) => ({ id, spans }))
+  return [...byId].map(([id, spans]) => ({ id, spans: bridged(spans) }))
 }
 
-/** The video track of a participant that covers [start, end) on the frame grid. */
-const videoTrackAt = (tracks: ReadonlyArray<TrackInfo>, id: string, start: number, end: number, fps: number) =>
-  tracks.find((track) =>
-    track.trackType === "VIDEO" && track.mediaSessionId === id &&
-    snapSpans(spansOf(track), fps).some((span) => span.start <= start && span.end >= end)
-  )
+const bridged = (spans: ReadonlyArray<Span>): Array<Span> => {
+  const joined: Array<Span> = []
+  for (const span of [...spans].sort((a, b) => a.start - b.start)) {
+    const last = joined.at(-1)
+    if (last !== undefined && span.start - last.end <= PRE_ROLL_SECONDS) {
+      joined[joined.length - 1] = { start: last.start, end: Math.max(last.end, span.end) }
+    } else joined.push(span)
+  }
+  return joined
+}
+
+/**
+ * The video track of a participant that covers [start, end) on the frame grid; in a gap that videoSources bridged,
+ * the track before it (the segment's pre-roll reads its last frame, which overlay then holds).
+ */
+const videoTrackAt = (tracks: ReadonlyArray<TrackInfo>, id: string, start: number, end: number, fps: number) => {
+  const own = tracks.filter((track) => track.trackType === "VIDEO" && track.mediaSessionId === id)
+    .map((track) => ({ track, spans: snapSpans(spansOf(track), fps) }))
+  const covering = own.find(({ spans }) => spans.some((span) => span.start <= start && span.end >= end))
+  const before = own.filter(({ spans }) => spans.some((span) => span.end <= start))
+    .sort((a, b) => Math.max(...a.spans.map((s) => s.end)) - Math.max(...b.spans.map((s) => s.end)))
+    .at(-1)
+  return (covering ?? before)?.track
+}
 
 /** Audio tracks with samples in [start, end). */
 const audioTracksIn = (tracks: ReadonlyArray<TrackInfo>, start: number, end: number) =>
@@ -94,7 +127,10 @@ const audioTracksIn = (tracks: ReadonlyArray<TrackInfo>, start: number, end: num
 export const planSegments = (request: MixPlanRequest): ReadonlyArray<MixPlanSegment> => {
   const tracks = request.recording.tracks
   const audio = request.hasAudio ? tracks.filter((track) => track.trackType === "AUDIO") : []
-  const cuts = audio.flatMap((track) => spansOf(track).flatMap((span) => [span.start, span.end]))
+  // Every track's start and end is a cut, so that each segment reads one video track per participant, also where
+  // videoSources joined two.
+  const video = request.hasVideo ? tracks.filter((track) => track.trackType === "VIDEO") : []
+  const cuts = [...audio, ...video].flatMap((track) => spansOf(track).flatMap((span) => [span.start, span.end]))
   const sources = request.hasVideo ? videoSources(tracks) : []
   return timeline(sources, seconds(request.recording.durationInMs), request.fps, cuts).map((segment) => ({
     ...segment,
@@ -127,15 +163,22 @@ const segmentVideo = (request: MixPlanRequest, segment: MixPlanSegment, k: numbe
   segment.present.forEach((id, j) => {
     const cell = cells[j]!
     const track = segment.videoTracks[j]!
+    // fps from the end of the pre-roll on shows the frame on screen at the segment's start from its first frame (the
+    // seek would have dropped it, leaving the cell black until the participant's next frame, or for the whole of a
+    // segment shorter than one of its frames).
+    const skip = num(preRoll(segment.start, request.fps))
     lines.push(
-      `[${input}:${track.streamIndex}]scale=${cell.width}:${cell.height}:force_original_aspect_ratio=decrease` +
+      `[${input}:${track.streamIndex}]fps=${request.fps}:start_time=${skip},setpts=PTS-${skip}/TB,` +
+        `scale=${cell.width}:${cell.height}:force_original_aspect_ratio=decrease` +
         `:force_divisible_by=2,pad=${cell.width}:${cell.height}:(ow-iw)/2:(oh-ih)/2:color=black,setsar=1` +
         `${drawtext(request, id, cell.height)}[c${k}_${j}]`,
       `[${base}][c${k}_${j}]overlay=x=${cell.x}:y=${cell.y}:eof_action=repeat[o${k}_${j}]`
     )
     base = `o${k}_${j}`
   })
-  lines.push(`[${base}]format=yuv420p[v${k}]`)
+  // A participant's frames past the segment's end (its -t cut counts from its first frame, not from the start) make
+  // overlay go on after the black picture ends: the picture is cut to the segment's frames again.
+  lines.push(`[${base}]trim=end_frame=${frames},format=yuv420p[v${k}]`)
   return lines
 }
 
@@ -146,9 +189,11 @@ const segmentAudio = (request: MixPlanRequest, segment: MixPlanSegment, k: numbe
   const silence = `anullsrc=r=${MIX_SAMPLE_RATE}:cl=stereo,atrim=end_sample=${samples},${AUDIO_FORMAT}`
   if (segment.audioTracks.length === 0) return [`${silence}[a${k}]`]
   const lines = [`${silence}[s${k}]`]
+  const skip = num(preRoll(segment.start, request.fps))
   segment.audioTracks.forEach((track, j) =>
     lines.push(
-      `[${input}:${track.streamIndex}]aresample=${MIX_SAMPLE_RATE}:async=1:first_pts=0,${AUDIO_FORMAT}[t${k}_${j}]`
+      `[${input}:${track.streamIndex}]atrim=start=${skip},asetpts=PTS-${skip}/TB,` +
+        `aresample=${MIX_SAMPLE_RATE}:async=1:first_pts=0,${AUDIO_FORMAT}[t${k}_${j}]`
     )
   )
   const inputs = [`[s${k}]`, ...segment.audioTracks.map((_, j) => `[t${k}_${j}]`)].join("")
@@ -194,12 +239,20 @@ export interface MixCommandOptions {
 /**
  * ffmpeg's arguments for a plan. Progress goes to stdout as `-progress` key=value lines; stdin stays open so the
  * mixer can stop ffmpeg with `q`, which finishes the file (moov written) so that what was mixed plays.
+ *
+ * Each input opens its segment's pre-roll earlier and seeks with `-seek_timestamp 1`: without it ffmpeg adds the
+ * file's start time (its earliest packet, e.g. 155 ms into an MKV whose first participant joined then) to `-ss`, so
+ * every segment read the participants that late.
  */
 export const mixCommandArgs = (plan: MixPlan, options: MixCommandOptions): ReadonlyArray<string> => [
   "-hide_banner", "-nostats", "-loglevel", "error", "-progress", "pipe:1", "-y",
-  ...plan.inputs.flatMap((span) => [
-    "-threads", String(options.threads), "-ss", num(span.start), "-t", num(span.end - span.start), "-i", options.file
-  ]),
+  ...plan.inputs.flatMap((span) => {
+    const from = span.start - preRoll(span.start, options.fps)
+    return [
+      "-threads", String(options.threads), "-seek_timestamp", "1",
+      "-ss", num(from), "-t", num(span.end - from), "-i", options.file
+    ]
+  }),
   "-filter_complex_script", options.filterScriptPath, "-filter_complex_threads", String(options.threads),
   ...(plan.outputs.includes("[vout]")
     ? ["-map", "[vout]", "-c:v", "libx264", "-preset", "veryfast", "-crf", "23", "-pix_fmt", "yuv420p",
