@@ -20,7 +20,7 @@ import {
   type Timescales
 } from "./fixtures/containers/source-media.ts"
 import { mkvCuePoints, mkvinfoClusters, mkvmergeIdentify, packetAfterSeek } from "./fixtures/containers/media-judges.ts"
-import { countFrames, decodeErrors, probe } from "./support/ffprobe.ts"
+import { countFrames, decodeErrors, packets, probe } from "./support/ffprobe.ts"
 
 const SECONDS = 6
 let dir = ""
@@ -139,6 +139,19 @@ describe("matroskaFormat", () => {
         assert.strictEqual(mkv.type, "Matroska")
         assert.deepStrictEqual(mkv.tracks.map((t) => t.codecId), c.codecIds)
         assert.approximately(mkv.durationSeconds ?? 0, sourceDuration, 0.1)
+        if (c.kind === "mkv") {
+          // A DURATION tag per track (as ffmpeg writes), where its last frame ends: video frames carry no duration.
+          for (const [i, stream] of probed.streams.entries()) {
+            const tag = /^(\d+):(\d\d):(\d\d\.\d+)$/.exec((stream as any).tags?.DURATION ?? "")
+            assert.isNotNull(tag, `DURATION tag of stream ${i}`)
+            const end = Number(tag![1]) * 3600 + Number(tag![2]) * 60 + Number(tag![3])
+            const frames = packets(file.path, i)
+            const last = frames.reduce((a, b) => (b.pts > a.pts ? b : a))
+            const lastEnd = (last.pts + (Number.isFinite(last.duration) && last.duration > 0 ? last.duration : 0)) / 1000
+            assert.isAtLeast(end, lastEnd - 0.001, `stream ${i} ends after its last frame starts`)
+            assert.approximately(end, sourceDuration, 0.1, `stream ${i} DURATION`)
+          }
+        }
         const { hasCues, clusters } = mkvinfoClusters(file.path)
         assert.isTrue(hasCues, "Cues")
         assert.isAtLeast(clusters.length, 1)

@@ -55,6 +55,13 @@ export const ID = {
   CueTrackPositions: 0xb7,
   CueTrack: 0xf7,
   CueClusterPosition: 0xf1,
+  Tags: 0x1254c367,
+  Tag: 0x7373,
+  Targets: 0x63c0,
+  TagTrackUID: 0x63c5,
+  SimpleTag: 0x67c8,
+  TagName: 0x45a3,
+  TagString: 0x4487,
   Void: 0xec
 } as const
 

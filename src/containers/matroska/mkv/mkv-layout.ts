@@ -16,13 +16,36 @@ export const seekHead = (positions: {
   readonly info: number
   readonly tracks: number
   readonly cues?: number | undefined
+  readonly tags?: number | undefined
 }): Uint8Array => {
   const seek = (id: number, position: number) =>
     master(ID.Seek, [binary(ID.SeekID, idBytes(id)), uint(ID.SeekPosition, position, 8)])
   const entries = [seek(ID.Info, positions.info), seek(ID.Tracks, positions.tracks)]
   if (positions.cues !== undefined) entries.push(seek(ID.Cues, positions.cues))
+  if (positions.tags !== undefined) entries.push(seek(ID.Tags, positions.tags))
   return master(ID.SeekHead, entries)
 }
+
+/** `HH:MM:SS.nnnnnnnnn`, the form of Matroska's DURATION tag. */
+const tagDuration = (seconds: number): string => {
+  const nanos = Math.max(0, Math.round(seconds * 1e9))
+  const whole = Math.floor(nanos / 1e9)
+  const pad = (n: number, width: number) => String(n).padStart(width, "0")
+  return `${pad(Math.floor(whole / 3600), 2)}:${pad(Math.floor(whole / 60) % 60, 2)}:${pad(whole % 60, 2)}.${
+    pad(nanos % 1e9, 9)
+  }`
+}
+
+/**
+ * A DURATION tag per track (what ffmpeg's muxer writes): where each track's last frame ends, so readers know a
+ * track's end without a block duration on its last frame (video frames carry none).
+ */
+export const durationTags = (tracks: ReadonlyArray<{ readonly uid: number; readonly endSeconds: number }>): Uint8Array =>
+  master(ID.Tags, tracks.map(({ uid, endSeconds }) =>
+    master(ID.Tag, [
+      master(ID.Targets, [uint(ID.TagTrackUID, uid)]),
+      master(ID.SimpleTag, [string(ID.TagName, "DURATION"), string(ID.TagString, tagDuration(endSeconds))])
+    ])))
 
 /** Matroska dates count nanoseconds from 2001-01-01T00:00:00 UTC. */
 export const dateUtcNanoseconds = (date: Date): number => Math.max(0, (date.getTime() - Date.UTC(2001, 0, 1)) * 1e6)

@@ -6,8 +6,8 @@
  * Layout: EBML header; a Segment of unknown size while recording; then regions reserved at fixed places for the
  * SeekHead, Info and Tracks, each an element padded with a Void, so each can be rewritten in place (Tracks each
  * time a track gets its first frame, the rest at finalize); then Clusters, each written whole once closed (an
- * interrupted recording therefore plays up to its last closed Cluster); at finalize Cues, the Duration, the
- * SeekHead's Cues entry and the Segment's size.
+ * interrupted recording therefore plays up to its last closed Cluster); at finalize Cues, a DURATION tag per
+ * track, the Duration, the SeekHead's Cues and Tags entries and the Segment's size.
  *
  * Clusters close by webm_cluster_duration_limit / webm_cluster_size_limit at the next video key frame (any frame
  * when the file has no video), so each starts with a key frame; also whenever a block's timestamp would leave the
@@ -21,7 +21,7 @@ import type { ClusterLimitOptions } from "../cluster-limits.ts"
 import { codecFrameSeconds } from "../frame-duration.ts"
 import type { PositionedFile } from "../positioned-file.ts"
 import { concat, ID, idBytes, master, padded, sizeBytes, string, uint, UNKNOWN_SIZE } from "./ebml.ts"
-import { cuePoint, dateUtcNanoseconds, info, INFO_REGION, SEEK_HEAD_REGION, seekHead } from "./mkv-layout.ts"
+import { cuePoint, dateUtcNanoseconds, durationTags, info, INFO_REGION, SEEK_HEAD_REGION, seekHead } from "./mkv-layout.ts"
 import { checkMkvTrack, trackEntry } from "./track-entry.ts"
 
 /** Bytes waiting for the disk beyond which frames are refused ("Backlog"): the disk cannot keep up. */
@@ -104,7 +104,7 @@ export class MkvWriter implements ContainerWriter {
     this.end = this.tracksAt + this.tracksRegion
     this.hasVideo = (options.tracks ?? []).some((track) => track.kind === "video")
     void this.file.write(concat([ebml, segmentHeader]), 0)
-    this.writeRegion(this.seekHeadAt, this.seekHead(undefined), SEEK_HEAD_REGION)
+    this.writeRegion(this.seekHeadAt, this.seekHead(), SEEK_HEAD_REGION)
     this.writeRegion(this.infoAt, info(this.dateUtcNs, undefined), INFO_REGION)
     this.writeRegion(this.tracksAt, master(ID.Tracks, []), this.tracksRegion)
     for (const track of options.tracks ?? []) this.register(track, undefined)
@@ -206,8 +206,14 @@ export class MkvWriter implements ContainerWriter {
       const cues = master(ID.Cues, points.map((c) => cuePoint(c.timeMs, c.trackNumber, c.clusterPosition)))
       void this.file.write(cues, cuesAt)
       this.end += cues.byteLength
+      const tagsAt = this.end
+      const tags = durationTags(
+        this.tracks.flatMap((t) => (t.entry === undefined ? [] : [{ uid: t.number, endSeconds: t.lastEnd }]))
+      )
+      void this.file.write(tags, tagsAt)
+      this.end += tags.byteLength
       this.writeRegion(this.infoAt, info(this.dateUtcNs, this.durationSeconds), INFO_REGION)
-      this.writeRegion(this.seekHeadAt, this.seekHead(cuesAt - this.segmentStart), SEEK_HEAD_REGION)
+      this.writeRegion(this.seekHeadAt, this.seekHead(cuesAt - this.segmentStart, tagsAt - this.segmentStart), SEEK_HEAD_REGION)
       void this.file.write(sizeBytes(this.end - this.segmentStart, 8), this.segmentStart - 8)
       const bytes = yield* this.file.commit(finalPath)
       this.state = "closed"
@@ -247,11 +253,12 @@ export class MkvWriter implements ContainerWriter {
     void this.file.write(bytes, at)
   }
 
-  private seekHead(cuesPosition: number | undefined): Uint8Array {
+  private seekHead(cuesPosition?: number, tagsPosition?: number): Uint8Array {
     return seekHead({
       info: this.infoAt - this.segmentStart,
       tracks: this.tracksAt - this.segmentStart,
-      cues: cuesPosition
+      cues: cuesPosition,
+      tags: tagsPosition
     })
   }
 
