@@ -26,6 +26,10 @@ import { checkMkvTrack, trackEntry } from "./track-entry.ts"
 
 /** Bytes waiting for the disk beyond which frames are refused ("Backlog"): the disk cannot keep up. */
 export const MKV_BACKLOG_LIMIT_BYTES = 32 * 1024 * 1024
+/** Gaps between frames beyond this are pauses, not the track's frame interval. */
+const MAX_FRAME_INTERVAL_SECONDS = 1
+/** Frame intervals kept per track for the length of its last frame. */
+const INTERVALS_KEPT = 15
 /** A Cluster this large is closed even without a key frame, so memory stays bounded. */
 const CLUSTER_HARD_LIMIT_BYTES = 16 * 1024 * 1024
 /** Tracks space of a file whose tracks are known at open (a few hundred bytes each). */
@@ -42,8 +46,11 @@ interface TrackState {
   readonly startOffset: number | undefined
   entry: Uint8Array | undefined
   lastDts: number | undefined
+  /** The latest presentation time (seconds) and where the frames known to last (audio) end. */
+  lastPresented: number
   lastEnd: number
-  lastDelta: number | undefined
+  /** The last frame intervals (seconds), whose median is how long the last frame of a track lasts. */
+  readonly intervals: Array<number>
 }
 
 interface OpenCluster {
@@ -71,7 +78,6 @@ export class MkvWriter implements ContainerWriter {
   private origin: number | undefined
   private hasVideo: boolean
   private accepted = 0
-  private durationSeconds = 0
   private state: "recording" | "finalizing" | "closed" = "recording"
   private failure: ContainerWriteError | undefined
 
@@ -160,11 +166,17 @@ export class MkvWriter implements ContainerWriter {
         return written
       }
     }
-    if (state.lastDts !== undefined && frame.dts > state.lastDts) state.lastDelta = (frame.dts - state.lastDts) / track.timescale
+    if (state.lastDts !== undefined && frame.dts > state.lastDts) {
+      const delta = (frame.dts - state.lastDts) / track.timescale
+      if (delta < MAX_FRAME_INTERVAL_SECONDS) {
+        if (state.intervals.length === INTERVALS_KEPT) state.intervals.shift()
+        state.intervals.push(delta)
+      }
+    }
     state.lastDts = frame.dts
-    const frameSeconds = codecFrameSeconds(track, frame.data) ?? state.lastDelta ?? 1 / 30
-    state.lastEnd = Math.max(state.lastEnd, presented + frameSeconds)
-    this.durationSeconds = Math.max(this.durationSeconds, state.lastEnd)
+    state.lastPresented = Math.max(state.lastPresented, presented)
+    const frameSeconds = codecFrameSeconds(track, frame.data)
+    if (frameSeconds !== undefined) state.lastEnd = Math.max(state.lastEnd, presented + frameSeconds)
     this.addBlock(state.number, Math.round(presented * 1000), frame)
     this.accepted += frame.data.byteLength
     return undefined
@@ -208,16 +220,17 @@ export class MkvWriter implements ContainerWriter {
       this.end += cues.byteLength
       const tagsAt = this.end
       const tags = durationTags(
-        this.tracks.flatMap((t) => (t.entry === undefined ? [] : [{ uid: t.number, endSeconds: t.lastEnd }]))
+        this.tracks.flatMap((t) => (t.entry === undefined ? [] : [{ uid: t.number, endSeconds: trackEnd(t) }]))
       )
       void this.file.write(tags, tagsAt)
       this.end += tags.byteLength
-      this.writeRegion(this.infoAt, info(this.dateUtcNs, this.durationSeconds), INFO_REGION)
+      const durationSeconds = Math.max(0, ...this.tracks.filter((t) => t.entry !== undefined).map(trackEnd))
+      this.writeRegion(this.infoAt, info(this.dateUtcNs, durationSeconds), INFO_REGION)
       this.writeRegion(this.seekHeadAt, this.seekHead(cuesAt - this.segmentStart, tagsAt - this.segmentStart), SEEK_HEAD_REGION)
       void this.file.write(sizeBytes(this.end - this.segmentStart, 8), this.segmentStart - 8)
       const bytes = yield* this.file.commit(finalPath)
       this.state = "closed"
-      return { path: finalPath, bytes, durationSeconds: this.durationSeconds }
+      return { path: finalPath, bytes, durationSeconds }
     }).pipe(Effect.withSpan("MkvWriter.finalize"))
   }
 
@@ -230,8 +243,9 @@ export class MkvWriter implements ContainerWriter {
       startOffset,
       entry: undefined,
       lastDts: undefined,
+      lastPresented: 0,
       lastEnd: 0,
-      lastDelta: undefined
+      intervals: []
     })
     return index
   }
@@ -314,3 +328,12 @@ export class MkvWriter implements ContainerWriter {
   }
 }
 
+/**
+ * Where a track ends: its last frame plus that frame's length, which the codec tells for audio and the median of
+ * the latest frame intervals estimates for video (a single stall does not stretch it; a lone frame gets 1/30 s).
+ */
+const trackEnd = (state: TrackState): number => {
+  if (state.lastEnd > 0) return state.lastEnd
+  const sorted = [...state.intervals].sort((a, b) => a - b)
+  return state.lastPresented + (sorted.length === 0 ? 1 / 30 : sorted[Math.floor(sorted.length / 2)]!)
+}
