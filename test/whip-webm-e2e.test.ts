@@ -1,5 +1,5 @@
 /**
- * WebRTC into WebM through the whole server: headless Chromium publishes the Stream Recording page's camera and
+ * WebRTC into WebM and MKV through the whole server: headless Chromium publishes the Stream Recording page's camera and
  * microphone over WHIP with one video codec forced (?videoCodec=), Capstan records it by record_formats, and the
  * file is judged by tools that share no code with the writer: ffprobe/ffmpeg (codecs, frames, duration, decoding,
  * a seek to the middle), mkvmerge and mkvinfo (identification, track codecs, DocType, Cues), and mediabunny's
@@ -8,6 +8,7 @@
  *
  * (a) VP8 + Opus with the default record_formats (h264-mp4, vp8-webm): a .webm and nothing else.
  * (b) H.264 + Opus with record_formats=h264-webm: the manual's "WebM for WebRTC H264+opus streams".
+ * (c) VP8 + Opus with record_formats=h264-mkv, vp8-mkv: a .mkv from our own Matroska writer.
  */
 import { afterAll, assert, describe, it } from "@effect/vitest"
 import { spawnSync } from "node:child_process"
@@ -38,6 +39,7 @@ afterAll(() => {
 
 interface Case {
   readonly name: string
+  readonly container: "webm" | "mkv"
   readonly videoCodec: "VP8" | "H264"
   readonly recordFormats: string | undefined
   readonly ffprobe: string
@@ -46,14 +48,33 @@ interface Case {
 }
 
 const cases: ReadonlyArray<Case> = [
-  { name: "vp8", videoCodec: "VP8", recordFormats: undefined, ffprobe: "vp8", matroska: "V_VP8", mediabunny: "vp8" },
+  {
+    name: "vp8",
+    container: "webm",
+    videoCodec: "VP8",
+    recordFormats: undefined,
+    ffprobe: "vp8",
+    matroska: "V_VP8",
+    mediabunny: "vp8"
+  },
   {
     name: "h264",
+    container: "webm",
     videoCodec: "H264",
     recordFormats: "h264-webm",
     ffprobe: "h264",
     matroska: "V_MPEG4/ISO/AVC",
     mediabunny: "avc"
+  },
+  // MKV (our own writer) keeps Opus too; browsers do not play MKV, so the page's player is not judged.
+  {
+    name: "vp8-mkv",
+    container: "mkv",
+    videoCodec: "VP8",
+    recordFormats: "h264-mkv, vp8-mkv",
+    ffprobe: "vp8",
+    matroska: "V_VP8",
+    mediabunny: "vp8"
   }
 ]
 
@@ -75,12 +96,14 @@ const record = async (c: Case): Promise<{ readonly report: DriverReport; readonl
   // The page offered only the chosen codec (and its retransmissions), and the server took it.
   assert.deepStrictEqual(new Set(r.offerVideoCodecs), new Set([c.videoCodec, "rtx"]))
   assert.deepStrictEqual(r.answerVideoCodecs, [c.videoCodec])
-  // One WebM and nothing else (no MP4, no temporary file left), offered, downloaded and played by the page.
-  assert.match(r.href ?? "", new RegExp(`^/client/records/webm-${c.name}-[0-9a-f-]+\\.webm$`))
+  // One file and nothing else (no MP4, no temporary file left), offered, downloaded and (WebM) played by the page.
+  assert.match(r.href ?? "", new RegExp(`^/client/records/webm-${c.name}-[0-9a-f-]+\\.${c.container}$`))
   const fileName = decodeURIComponent(r.href!.replace("/client/records/", ""))
   assert.deepStrictEqual(r.files, [fileName])
   const file = join(r.recordDir, fileName)
-  assert.deepStrictEqual(r.download, { status: 200, contentType: "video/webm", bytes: statSync(file).size })
+  const contentType = c.container === "webm" ? "video/webm" : "video/x-matroska"
+  assert.deepStrictEqual(r.download, { status: 200, contentType, bytes: statSync(file).size })
+  if (c.container === "mkv") return { report: r, file }
   const playback = r.playback as { readonly duration: number; readonly width: number; readonly error: unknown }
   assert.deepStrictEqual([playback.width, playback.error], [640, null])
   assert.approximately(playback.duration, SECONDS, DURATION_TOLERANCE)
@@ -116,9 +139,13 @@ const checkWithFfprobe = (file: string, c: Case) => {
   assert.strictEqual(videoPackets[0]!.pts, 0)
   assert.approximately(audioPackets.length * OPUS_PACKET_SECONDS, span(audioPackets), 0.1, "no audio gap")
   assert.isAtMost(Math.abs(span(videoPackets) - span(audioPackets)), 0.5, "audio and video cover the same time")
-  // The Segment's Duration is where the last packet ends (block timestamps are whole milliseconds).
+  // The Segment's Duration is where the last packet ends (block timestamps are whole milliseconds). Video blocks
+  // carry no duration, so the writer gives the last video frame about one frame interval: up to that much more.
   const end = Math.max(span(videoPackets), seconds(audioPackets[0]!.pts) + span(audioPackets))
-  assert.approximately(end, duration, 0.002)
+  const intervals = videoPackets.slice(1).map((p, i) => seconds(p.pts - videoPackets[i]!.pts)).sort((a, b) => a - b)
+  const frameInterval = intervals[Math.floor(intervals.length / 2)]!
+  assert.isAtLeast(duration, end - 0.002, "the Duration reaches the last packet")
+  assert.isAtMost(duration, end + 2 * frameInterval + 0.002, "and at most one video frame beyond it")
 
   // A seek to the middle lands on the last key frame at or before it and reads video from there.
   const middle = duration / 2
@@ -130,7 +157,7 @@ const checkWithFfprobe = (file: string, c: Case) => {
   return { duration, video: video.index, audio: audio.index }
 }
 
-/** mkvmerge -J and mkvinfo: a clean Matroska file with DocType webm, the codec IDs, and Cues for the video track. */
+/** mkvmerge -J and mkvinfo: a clean Matroska file with its DocType, the codec IDs, and Cues for the video track. */
 const checkWithMkvtoolnix = (file: string, c: Case) => {
   const identify = spawnSync("mkvmerge", ["-J", file], { encoding: "utf8", timeout: 30_000 })
   const identified = JSON.parse(identify.stdout)
@@ -147,7 +174,7 @@ const checkWithMkvtoolnix = (file: string, c: Case) => {
 
   const info = spawnSync("mkvinfo", ["-a", file], { encoding: "utf8", timeout: 30_000, maxBuffer: 64 * 1024 * 1024 })
   assert.strictEqual(info.status, 0, info.stderr)
-  assert.include(info.stdout, "|+ Document type: webm")
+  assert.include(info.stdout, `|+ Document type: ${c.container === "webm" ? "webm" : "matroska"}`)
   assert.include(info.stdout, "|+ Cues")
   const cued = [...info.stdout.matchAll(/\+ Cue track: (\d+)/g)].map((m) => Number(m[1]))
   assert.include(cued, video.properties.number, "a cue point for the video track")
@@ -157,7 +184,7 @@ const checkWithMkvtoolnix = (file: string, c: Case) => {
 const roundTrip = async (file: string, c: Case, probed: ReturnType<typeof checkWithFfprobe>) => {
   const input = new Input({ source: new FilePathSource(file), formats: [WEBM, MATROSKA] })
   try {
-    assert.strictEqual(await input.getFormat(), WEBM)
+    assert.strictEqual(await input.getFormat(), c.container === "webm" ? WEBM : MATROSKA)
     const tracks = await input.getTracks()
     const codecs: Array<MediaCodec | null> = [c.mediabunny, "opus"]
     assert.deepStrictEqual(tracks.map((t) => t.codec).sort(), codecs.sort())
@@ -183,14 +210,14 @@ const roundTrip = async (file: string, c: Case, probed: ReturnType<typeof checkW
   }
 }
 
-describe("WebRTC from Chromium into WebM through the whole server", () => {
+describe("WebRTC from Chromium into WebM and MKV through the whole server", () => {
   it("has Chromium and network namespaces to run in (scripts/test.sh installs them)", () => {
     assert.isTrue(runnable, `needs ${chromiumPath} and unshare -n (run as root)`)
   })
 
   for (const c of cases) {
     const formats = c.recordFormats ?? "the default record_formats"
-    it(`records ${c.videoCodec} + Opus to WebM with ${formats}`, { timeout: 180_000 }, async () => {
+    it(`records ${c.videoCodec} + Opus to ${c.container === "webm" ? "WebM" : "MKV"} with ${formats}`, { timeout: 180_000 }, async () => {
       const { file } = await record(c)
       const probed = checkWithFfprobe(file, c)
       checkWithMkvtoolnix(file, c)
