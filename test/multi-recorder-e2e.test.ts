@@ -34,7 +34,10 @@ describe("multiple recorder", () => {
     const dir = tempDir("multi")
     const hookOut = path.join(dir, "hook.out")
     const hook = path.join(dir, "multi-hook.sh")
-    fs.writeFileSync(hook, `#!/bin/sh\necho "$1|$2" > ${JSON.stringify(hookOut)}\n`, { mode: 0o755 })
+    // The hook waits (at most 30 s) for the test to release it: terminate must answer while it still runs.
+    const release = path.join(dir, "release")
+    const wait = `i=0; while [ ! -f ${JSON.stringify(release)} ] && [ $i -lt 300 ]; do sleep 0.1; i=$((i+1)); done`
+    fs.writeFileSync(hook, `#!/bin/sh\n${wait}\necho "$1|$2" > ${JSON.stringify(hookOut)}\n`, { mode: 0o755 })
     const server = await startCapstan({
       record_streams: "false",
       multi_record_dir: path.join(dir, "multi"),
@@ -75,6 +78,8 @@ describe("multiple recorder", () => {
       await sleep(2000)
       assert.strictEqual((await post(server, "/rest-api/multipleRecorder/terminate", { uri })).status, 200)
       assert.strictEqual((await post(server, "/rest-api/multipleRecorder/terminate", { uri })).status, 404)
+      assert.isFalse(fs.existsSync(hookOut), "terminate answered before the hook finished")
+      fs.writeFileSync(release, "")
 
       const line = await until("the multiple record hook", () =>
         fs.existsSync(hookOut) ? fs.readFileSync(hookOut, "utf8").trim() : undefined)

@@ -7,7 +7,7 @@
  */
 import * as fs from "node:fs"
 import * as path from "node:path"
-import { Clock, Context, Effect, Layer, Queue, Schema } from "effect"
+import { Clock, Context, Effect, Fiber, FiberSet, Layer, Queue, Schema } from "effect"
 import { DiskSpace, diskCheckSchedule, hasEnoughSpace, NOT_ENOUGH_DISK_SPACE } from "../pipelines/disk-guard.ts"
 import { FinalizerPool } from "../pipelines/finalizer-pool.ts"
 import { MultiRecording } from "../pipelines/multi-recording.ts"
@@ -94,14 +94,22 @@ export class MultiRecorders extends Context.Service<MultiRecorders, {
           recording.taps.clear()
         }
 
-        /** Finalizes in the pool, uninterruptibly, then runs the hook; a shutdown waits for it. */
+        /** Multi-record hooks, in the background; a shutdown stops them (the hook's process group is killed). */
+        const hooks = yield* FiberSet.make<void>()
+        /** Multi-recordings being finished in the background; a shutdown waits for them. */
+        const finishing = yield* FiberSet.make<void, RecorderFailure>()
+
+        /**
+         * Finalizes in the pool, uninterruptibly, then starts the hook in the background (the default one mixes the
+         * file, which takes about as long as the recording).
+         */
         const finish = (recording: MultiRecording) =>
           Effect.gen(function*() {
             untapAll(recording)
             const finalPath = path.join(settings.multiRecordDir, fileName(recording, nowMillis()))
             const info = yield* pool.run(recording.file.finalize(finalPath))
             yield* Effect.logInfo(`multi-recorded ${recording.uri} to ${info.path} (${info.tracks} tracks)`)
-            yield* runMultiHook(recording.uri, info.path)
+            yield* FiberSet.run(hooks, runMultiHook(recording.uri, info.path))
           }).pipe(
             Effect.catch((error) =>
               error.empty
@@ -110,6 +118,23 @@ export class MultiRecorders extends Context.Service<MultiRecorders, {
             Effect.uninterruptible
           )
 
+        /**
+         * Finishes in the background and waits for it at most record_stop_timeout, as a stream's recording stop does:
+         * past that the caller gets an answer and the file is still finished. A failure within the wait is reported.
+         */
+        const finishWithin = (recording: MultiRecording) =>
+          Effect.gen(function*() {
+            const fiber = yield* FiberSet.run(finishing, finish(recording))
+            const exit = yield* Fiber.await(fiber).pipe(Effect.timeoutOption(settings.stopTimeoutSeconds * 1000))
+            if (exit._tag === "None") {
+              return yield* Effect.logWarning(
+                `multi-recorder ${recording.uri}: finalizing takes longer than record_stop_timeout ` +
+                  `(${settings.stopTimeoutSeconds} s); it goes on in the background`
+              )
+            }
+            return yield* exit.value
+          })
+
         yield* Effect.gen(function*() {
           const event = yield* Queue.take(events)
           if (event._tag === "Rejected") return yield* Effect.logWarning(`multi-recorder ${event.uri}: ${event.message}`)
@@ -117,7 +142,7 @@ export class MultiRecorders extends Context.Service<MultiRecorders, {
           if (recorders.get(recording.uri) !== recording) return
           recorders.delete(recording.uri)
           yield* Effect.logError(`multi-recorder ${recording.uri} stopped: ${event.reason}`)
-          yield* Effect.ignore(finish(recording))
+          yield* Effect.ignore(finishWithin(recording))
         }).pipe(Effect.forever, Effect.forkScoped)
 
         /** file_recorder_min_space in multi_record_dir and the temp dir; unknown space counts as enough. */
@@ -136,12 +161,17 @@ export class MultiRecorders extends Context.Service<MultiRecorders, {
           for (const recording of [...recorders.values()]) {
             recorders.delete(recording.uri)
             yield* Effect.logError(`${NOT_ENOUGH_DISK_SPACE}: multi-recorder ${recording.uri} stopped`)
-            yield* Effect.ignore(finish(recording))
+            yield* Effect.ignore(finishWithin(recording))
           }
         }).pipe(Effect.repeat(diskCheckSchedule), Effect.forkScoped)
 
+        // At shutdown every running multi-recording is finished and those finishing in the background are waited
+        // for; then the hooks still running are stopped.
         yield* Effect.addFinalizer(() =>
-          Effect.forEach([...recorders.values()], (recording) => Effect.ignore(finish(recording)), { discard: true })
+          Effect.andThen(
+            Effect.forEach([...recorders.values()], (recording) => Effect.ignore(finish(recording)), { discard: true }),
+            FiberSet.awaitEmpty(finishing)
+          )
         )
 
         return MultiRecorders.of({
@@ -199,7 +229,7 @@ export class MultiRecorders extends Context.Service<MultiRecorders, {
           terminate: Effect.fn("MultiRecorders.terminate")(function*(uri: string) {
             const recording = yield* find(uri)
             recorders.delete(uri)
-            yield* finish(recording)
+            yield* finishWithin(recording)
           }),
           list: Effect.sync(() =>
             [...recorders.values()].map((recording) => ({
