@@ -113,7 +113,10 @@ export class MultiRecorders extends Context.Service<MultiRecorders, {
           }).pipe(
             Effect.catch((error) =>
               error.empty
-                ? Effect.andThen(recording.file.abort(), Effect.logInfo(`multi-recorder ${recording.uri}: nothing recorded`))
+                ? Effect.andThen(
+                  recording.file.abort(),
+                  Effect.logInfo(`multi-recorder ${recording.uri}: nothing recorded`)
+                )
                 : Effect.fail(new RecorderFailure({ reason: `multi-recorder ${recording.uri}: ${error.message}` }))),
             Effect.uninterruptible
           )
@@ -137,7 +140,9 @@ export class MultiRecorders extends Context.Service<MultiRecorders, {
 
         yield* Effect.gen(function*() {
           const event = yield* Queue.take(events)
-          if (event._tag === "Rejected") return yield* Effect.logWarning(`multi-recorder ${event.uri}: ${event.message}`)
+          if (event._tag === "Rejected") {
+            return yield* Effect.logWarning(`multi-recorder ${event.uri}: ${event.message}`)
+          }
           const { recording } = event
           if (recorders.get(recording.uri) !== recording) return
           recorders.delete(recording.uri)

@@ -96,8 +96,11 @@ export const moveStreamingLeftovers = (settings: RecorderSettings, nowMillis: nu
       }
       const extension = session?.[3] ?? "mkv"
       const completed = extension === "mkv" ? yield* Effect.result(completeMkvLeftover(source)) : undefined
-      const how = completed === undefined || completed._tag === "Failure"
-        ? `kept as written up to its last flushed cluster${completed === undefined ? "" : ` (${completed.failure.message})`}`
+      const kept = "kept as written up to its last flushed cluster"
+      const how = completed === undefined
+        ? kept
+        : completed._tag === "Failure"
+        ? `${kept} (${completed.failure.message})`
         : `completed with Cues and duration (${completed.success.clusters} clusters, ` +
           `${completed.success.durationSeconds.toFixed(3)} s${completed.success.cutBytes > 0 ? ", a torn cluster cut" : ""})`
       const timing = {

@@ -10,7 +10,14 @@
  */
 import type { Effect } from "effect"
 import type { Frame, Track } from "../media/frame.ts"
-import { emptyErrorBudget, type ErrorBudget, errorBudgetReason, type ErrorBudgetPolicy, ErrorRecovery, record } from "./error-budget.ts"
+import {
+  emptyErrorBudget,
+  type ErrorBudget,
+  errorBudgetReason,
+  type ErrorBudgetPolicy,
+  ErrorRecovery,
+  record
+} from "./error-budget.ts"
 
 /** The name every multi-record track carries, so the mixer knows whose it is. */
 export const multiTrackName = (mediaSessionId: string, streamName: string): string =>

@@ -93,7 +93,8 @@ export const sizeBytes = (size: number, width?: number): Uint8Array => {
 
 export const concat = concatBytes
 
-export const element = (id: number, data: Uint8Array): Uint8Array => concat([idBytes(id), sizeBytes(data.byteLength), data])
+export const element = (id: number, data: Uint8Array): Uint8Array =>
+  concat([idBytes(id), sizeBytes(data.byteLength), data])
 
 export const master = (id: number, children: ReadonlyArray<Uint8Array>): Uint8Array => element(id, concat(children))
 

@@ -40,7 +40,9 @@ const tagDuration = (seconds: number): string => {
  * A DURATION tag per track (what ffmpeg's muxer writes): where each track's last frame ends, so readers know a
  * track's end without a block duration on its last frame (video frames carry none).
  */
-export const durationTags = (tracks: ReadonlyArray<{ readonly uid: number; readonly endSeconds: number }>): Uint8Array =>
+export const durationTags = (
+  tracks: ReadonlyArray<{ readonly uid: number; readonly endSeconds: number }>
+): Uint8Array =>
   master(ID.Tags, tracks.map(({ uid, endSeconds }) =>
     master(ID.Tag, [
       master(ID.Targets, [uint(ID.TagTrackUID, uid)]),

@@ -128,7 +128,8 @@ const complete = (fd: number, stats: fs.Stats): CompletedLeftover => {
     const fields = children(head, 0, entry.dataAt, entry.end)
     const number = fields.find((f) => f.id === ID.TrackNumber)
     const type = fields.find((f) => f.id === ID.TrackType)
-    if (number !== undefined && type !== undefined && uintAt(head, type, 0) === 1) videoTracks.add(uintAt(head, number, 0))
+    if (number === undefined || type === undefined) continue
+    if (uintAt(head, type, 0) === 1) videoTracks.add(uintAt(head, number, 0))
   }
 
   // Every whole Cluster: its CuePoint (when it starts with a key frame) and the times of its blocks.

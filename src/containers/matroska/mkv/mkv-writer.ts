@@ -21,7 +21,15 @@ import type { ClusterLimitOptions } from "../cluster-limits.ts"
 import { codecFrameSeconds } from "../frame-duration.ts"
 import type { PositionedFile } from "../positioned-file.ts"
 import { concat, ID, idBytes, master, padded, sizeBytes, string, uint, UNKNOWN_SIZE } from "./ebml.ts"
-import { cuePoint, dateUtcNanoseconds, durationTags, info, INFO_REGION, SEEK_HEAD_REGION, seekHead } from "./mkv-layout.ts"
+import {
+  cuePoint,
+  dateUtcNanoseconds,
+  durationTags,
+  info,
+  INFO_REGION,
+  SEEK_HEAD_REGION,
+  seekHead
+} from "./mkv-layout.ts"
 import { checkMkvTrack, trackEntry } from "./track-entry.ts"
 
 /** Bytes waiting for the disk beyond which frames are refused ("Backlog"): the disk cannot keep up. */
@@ -72,14 +80,12 @@ export class MkvWriter implements ContainerWriter {
   /** Where the next Cluster goes. */
   private end: number
   private cluster: OpenCluster | undefined
-  private readonly cues: Array<{ readonly timeMs: number; readonly trackNumber: number; readonly clusterPosition: number }> =
-    []
+  private readonly cues: Array<{ timeMs: number; trackNumber: number; clusterPosition: number }> = []
   /** The file's timeline origin for tracks without a start offset: the first video key frame's time. */
   private origin: number | undefined
   private hasVideo: boolean
   private accepted = 0
   private state: "recording" | "finalizing" | "closed" = "recording"
-  private failure: ContainerWriteError | undefined
 
   constructor(options: {
     readonly file: PositionedFile
@@ -121,7 +127,7 @@ export class MkvWriter implements ContainerWriter {
    * `startOffset` seconds of the file. Returns its index for `push`.
    */
   addTrack(track: Track, options: { readonly startOffset: number }): number | ContainerWriteError {
-    const problem = this.failure ?? checkMkvTrack(track)
+    const problem = this.file.error ?? checkMkvTrack(track)
     if (problem !== undefined) return problem
     if (this.state !== "recording") return new ContainerWriteError("the file is being finalized", "Closed")
     if (track.kind === "video") this.hasVideo = true
@@ -129,7 +135,7 @@ export class MkvWriter implements ContainerWriter {
   }
 
   readonly push = (trackIndex: number, frame: Frame): ContainerWriteError | undefined => {
-    const failure = this.failure ?? this.file.error
+    const failure = this.file.error
     if (failure !== undefined) return failure
     if (this.state !== "recording") return new ContainerWriteError("the file is being finalized", "Closed")
     const state = this.tracks[trackIndex]
@@ -151,7 +157,8 @@ export class MkvWriter implements ContainerWriter {
     // Audio sent before the first video key frame but arriving after it would start before the file does.
     if (presented < 0) return undefined
     if (state.lastDts !== undefined && frame.dts < state.lastDts) {
-      return new ContainerWriteError(`${track.codec} decode time went back from ${state.lastDts} to ${frame.dts}`, "Timestamps")
+      const message = `${track.codec} decode time went back from ${state.lastDts} to ${frame.dts}`
+      return new ContainerWriteError(message, "Timestamps")
     }
     if (this.file.queuedBytes > MKV_BACKLOG_LIMIT_BYTES) {
       return new ContainerWriteError(`the disk is ${this.file.queuedBytes} bytes behind`, "Backlog")
@@ -208,9 +215,11 @@ export class MkvWriter implements ContainerWriter {
 
   private complete(finalPath: string): Effect.Effect<FinalizedFile, ContainerWriteError> {
     return Effect.gen({ self: this }, function*() {
-      const failure = this.failure ?? this.file.error
+      const failure = this.file.error
       if (failure !== undefined) return yield* Effect.fail(failure)
-      if (this.recordedTracks === 0) return yield* Effect.fail(new ContainerWriteError("no frame was recorded", "Empty"))
+      if (this.recordedTracks === 0) {
+        return yield* Effect.fail(new ContainerWriteError("no frame was recorded", "Empty"))
+      }
       this.closeCluster()
       const cuesAt = this.end
       // In time order: a multi-recording's streams send their key frames a little out of step.
@@ -226,7 +235,8 @@ export class MkvWriter implements ContainerWriter {
       this.end += tags.byteLength
       const durationSeconds = Math.max(0, ...this.tracks.filter((t) => t.entry !== undefined).map(trackEnd))
       this.writeRegion(this.infoAt, info(this.dateUtcNs, durationSeconds), INFO_REGION)
-      this.writeRegion(this.seekHeadAt, this.seekHead(cuesAt - this.segmentStart, tagsAt - this.segmentStart), SEEK_HEAD_REGION)
+      const seek = this.seekHead(cuesAt - this.segmentStart, tagsAt - this.segmentStart)
+      this.writeRegion(this.seekHeadAt, seek, SEEK_HEAD_REGION)
       void this.file.write(sizeBytes(this.end - this.segmentStart, 8), this.segmentStart - 8)
       const bytes = yield* this.file.commit(finalPath)
       this.state = "closed"
@@ -255,7 +265,8 @@ export class MkvWriter implements ContainerWriter {
     const entries = this.tracks.flatMap((state) => (state.entry === undefined ? [] : [state.entry]))
     const region = padded(master(ID.Tracks, entries), this.tracksRegion)
     if (region === undefined) {
-      return new ContainerWriteError(`no room for another track in the ${this.tracksRegion}-byte Tracks region`, "TooManyTracks")
+      const message = `no room for another track in the ${this.tracksRegion}-byte Tracks region`
+      return new ContainerWriteError(message, "TooManyTracks")
     }
     void this.file.write(region, this.tracksAt)
     return undefined
