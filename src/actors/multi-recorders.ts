@@ -127,7 +127,10 @@ export class MultiRecorders extends Context.Service<MultiRecorders, {
          */
         const finishWithin = (recording: MultiRecording) =>
           Effect.gen(function*() {
-            const fiber = yield* FiberSet.run(finishing, finish(recording))
+            const fiber = yield* FiberSet.run(
+              finishing,
+              finish(recording).pipe(Effect.tapError((failure) => Effect.logError(failure.reason)))
+            )
             const exit = yield* Fiber.await(fiber).pipe(Effect.timeoutOption(settings.stopTimeoutSeconds * 1000))
             if (exit._tag === "None") {
               return yield* Effect.logWarning(
