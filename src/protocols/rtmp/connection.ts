@@ -84,6 +84,11 @@ export class RtmpConnection {
     return this.closing
   }
 
+  /** Whether replies or log lines wait to be taken, or the connection should close: the server has work to do. */
+  get hasWork(): boolean {
+    return this.output.length > 0 || this.logs.length > 0 || this.closing
+  }
+
   get publication(): Publication | undefined {
     return this.current
   }

@@ -38,8 +38,12 @@ export class RtmpServer extends Context.Service<RtmpServer, {
     Layer.effect(RtmpServer, make(options))
 }
 
-const toBuffer = (bytes: Uint8Array): Buffer =>
-  Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)
+const toBuffer = (bytes: string | Uint8Array): Buffer =>
+  typeof bytes === "string"
+    ? Buffer.from(bytes)
+    : Buffer.isBuffer(bytes)
+    ? bytes
+    : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)
 
 const reasonOf = (error: unknown): string =>
   error instanceof RtmpProtocolError ? error.message : `internal error: ${String(error)}`
@@ -70,15 +74,6 @@ const serveConnection = Effect.fn("RtmpServer.connection")(function*(
   const fail = (reason: string) => new RtmpConnectionError({ remoteAddress, reason })
 
   const idle = Duration.format(Duration.fromInputUnsafe(options.idleTimeout))
-  // The peer's FIN (or a close before we got to read) ends the stream: undefined instead of an error.
-  const endOfStream = <A, R>(effect: Effect.Effect<A, Socket.SocketError, R>) =>
-    effect.pipe(
-      Effect.map((a): A | undefined => a),
-      Effect.catchTag("SocketError", (e) =>
-        e.reason._tag === "SocketCloseError" && e.reason.code === 1000
-          ? Effect.succeed(undefined)
-          : Effect.fail(fail(describeSocketError(e))))
-    )
   const writer = yield* socket.writer
   const flush = Effect.suspend(() => {
     const out = connection.takeOutput()
@@ -110,8 +105,18 @@ const serveConnection = Effect.fn("RtmpServer.connection")(function*(
         Effect.andThen(Effect.sync(() => connection.unpublished())),
         Effect.andThen(Effect.logInfo(describe(`ended: ${action.message}`)))
       )
-  const step = (f: () => ConnectionAction | undefined) =>
-    Effect.try({ try: f, catch: (error) => fail(reasonOf(error)) })
+  /**
+   * Runs the state machine over socket bytes (none to only handle what is queued) and returns the first action it
+   * asks for. The per-read hot path: plain code, its protocol errors turned into the connection's error value here.
+   */
+  const advance = (chunks: ReadonlyArray<string | Uint8Array>): ConnectionAction | RtmpConnectionError | undefined => {
+    try {
+      for (const chunk of chunks) connection.receive(toBuffer(chunk))
+      return connection.next()
+    } catch (error) {
+      return fail(reasonOf(error))
+    }
+  }
 
   // Idle detection by timestamp, checked a few times per timeout, rather than a timer raced against every read.
   const clock = yield* Clock.Clock
@@ -124,31 +129,33 @@ const serveConnection = Effect.fn("RtmpServer.connection")(function*(
     }
   })
 
+  // One fiber step per socket read: the read, then the state machine in plain code. Effects run only when the
+  // read produced an action, a reply, a log line or a close; a read of media only pushes frames.
   const readLoop = Effect.gen(function*() {
-    const read = yield* endOfStream(Socket.readerBytes(socket))
-    if (read === undefined) return
-    const pull = endOfStream(read)
+    const { pull } = yield* socket.reader
     for (;;) {
       const chunks = yield* pull
       lastRead = clock.currentTimeMillisUnsafe()
-      if (chunks === undefined) {
-        const truncation = connection.truncation
-        return truncation === undefined ? undefined : yield* fail(truncation)
-      }
-      let action = yield* step(() => {
-        for (const chunk of chunks) connection.receive(toBuffer(chunk))
-        return connection.next()
-      })
+      let action = advance(chunks)
+      if (action === undefined && !connection.hasWork) continue
       while (action !== undefined) {
+        if (action instanceof RtmpConnectionError) return yield* action
         yield* flush
         yield* perform(action)
-        action = yield* step(() => connection.next())
+        action = advance([])
       }
       yield* drainLogs
       yield* flush
       if (connection.closeRequested) return
     }
-  })
+  }).pipe(
+    // The peer's FIN (or a close before we got to read) ends the stream; a stop inside a chunk is a failure.
+    Effect.catchTag("SocketError", (e) => {
+      const endOfStream = e.reason._tag === "SocketCloseError" && e.reason.code === 1000
+      const reason = endOfStream ? connection.truncation : describeSocketError(e)
+      return reason === undefined ? Effect.void : Effect.fail(fail(reason))
+    })
+  )
   const loop = Effect.raceFirst(readLoop, watchdog)
 
   // However the connection ends, an open publication is closed: failed only if the connection failed.
