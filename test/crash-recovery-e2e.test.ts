@@ -8,8 +8,8 @@ import * as fs from "node:fs"
 import * as path from "node:path"
 import { assert, describe, it } from "@effect/vitest"
 import { mkvinfoClusters } from "./fixtures/containers/media-judges.ts"
-import { startCapstan, tempDir } from "./support/capstan-process.ts"
-import { startPublish } from "./support/ffmpeg-publish.ts"
+import { type CapstanProcess, startCapstan, tempDir } from "./support/capstan-process.ts"
+import { type RunningPublish, startPublish } from "./support/ffmpeg-publish.ts"
 import { countFrames, decodeErrors, probe } from "./support/ffprobe.ts"
 import { sleep, until } from "./support/wait.ts"
 
@@ -25,6 +25,20 @@ const cases: Array<{ readonly name: string; readonly properties: Record<string, 
     }
   }
 ]
+
+/** SIGKILLs the server and its publisher, starts it again, and returns it with the MKV it says it completed. */
+const restartAfterKill = async (
+  first: CapstanProcess,
+  publisher: RunningPublish,
+  config: Record<string, string>,
+  dir: string
+) => {
+  await first.stop("SIGKILL")
+  publisher.kill("SIGKILL")
+  const second = await startCapstan(config, { dir })
+  const line = await second.waitForLog(/recovered \S+\.mkv after a crash: completed with Cues and duration/)
+  return { second, file: /^recovered (\S+\.mkv) after a crash/.exec(line)![1]! }
+}
 
 describe("crash recovery", () => {
   it.each(cases)("recovers a recording cut by SIGKILL ($name) on the next start", async ({ properties }) => {
@@ -73,12 +87,8 @@ describe("crash recovery", () => {
     const publisher = startPublish({ url: `rtmp://127.0.0.1:${first.rtmpPort}/live/mkvcrash`, seconds: 30, realtime: true })
     await first.waitForLog(/RTMP publish mkvcrash as media session/)
     await sleep(6000)
-    await first.stop("SIGKILL")
-    publisher.kill("SIGKILL")
-    const second = await startCapstan(config, { dir })
+    const { second, file } = await restartAfterKill(first, publisher, config, dir)
     try {
-      const line = await second.waitForLog(/recovered \S+\.mkv after a crash: completed with Cues and duration/)
-      const file = /^recovered (\S+\.mkv) after a crash/.exec(line)![1]!
       assert.strictEqual(path.dirname(file), second.recordDir)
       const frames = countFrames(file, 0)
       assert.isAtLeast(frames, 90, "what was flushed before the kill plays")
@@ -115,12 +125,8 @@ describe("crash recovery", () => {
     await until("the session can be added", async () =>
       (await post("/rest-api/multipleRecorder/add", { uri, mediaSessionId })) === 200 ? true : undefined)
     await sleep(5000)
-    await first.stop("SIGKILL")
-    publisher.kill("SIGKILL")
-    const second = await startCapstan(config, { dir })
+    const { second, file } = await restartAfterKill(first, publisher, config, dir)
     try {
-      const line = await second.waitForLog(/recovered \S+\.mkv after a crash: completed with Cues and duration/)
-      const file = /^recovered (\S+\.mkv) after a crash/.exec(line)![1]!
       assert.strictEqual(path.dirname(file), path.join(dir, "multi"))
       assert.match(path.basename(file), /^multi-recorder___crashed/)
       assert.isAtLeast(countFrames(file, 0), 60, "what was flushed before the kill plays")
