@@ -21,6 +21,7 @@ import {
 } from "./fixtures/audio-transcoder/beeps.ts"
 import { transcodeFrames } from "./fixtures/audio-transcoder/run-transcoder.ts"
 import { decodeErrors, probe } from "./support/ffprobe.ts"
+import { isAlive } from "./support/processes.ts"
 
 const dir = tempDir("audio-transcoder")
 const SECONDS = 4
@@ -170,15 +171,6 @@ const eventually = (condition: () => boolean, seconds = 5) =>
     return condition()
   })
 
-const alive = (pid: number): boolean => {
-  try {
-    process.kill(pid, 0)
-    return true
-  } catch {
-    return false
-  }
-}
-
 /** 1 s of A-law per frame: a few fill ffmpeg's stdin pipe (64 KiB) quickly. */
 const PCMA_TRACK: AudioTrack = {
   kind: "audio",
@@ -282,10 +274,10 @@ describe("AudioTranscoder supervision", () => {
       yield* transcoder.close
       assert.isAbove(collect.frames.length, outWhileStopped)
       assert.deepStrictEqual(collect.errors, [])
-      assert.isFalse(alive(pid))
+      assert.isFalse(isAlive(pid))
     }).pipe(
       Effect.ensuring(Effect.sync(() => {
-        if (pid > 0 && alive(pid)) {
+        if (pid > 0 && isAlive(pid)) {
           process.kill(pid, "SIGCONT")
           process.kill(pid, "SIGKILL")
         }
@@ -303,7 +295,7 @@ describe("AudioTranscoder supervision", () => {
       yield* transcoder.close
       // 1 s at 44.1 kHz is 43.07 frames of 1024.
       assert.strictEqual(collect.frames.length, 44)
-      assert.isFalse(alive(transcoder.pid))
+      assert.isFalse(isAlive(transcoder.pid))
     }).pipe(Effect.scoped, Effect.provide(AudioTranscoder.layer), Effect.provide(NodeServices.layer)))
 
   it.live.each([
@@ -317,12 +309,12 @@ describe("AudioTranscoder supervision", () => {
         const transcoder = yield* startTranscoder({ ...base(collect), input: PCMA_TRACK })
         pid = transcoder.pid
         transcoder.push(pcmaSecond(0))
-        assert.isTrue(alive(pid))
+        assert.isTrue(isAlive(pid))
         if (stop) process.kill(pid, "SIGSTOP")
       }))
-      assert.isTrue(yield* eventually(() => !alive(pid), 3))
+      assert.isTrue(yield* eventually(() => !isAlive(pid), 3))
     }).pipe(
-      Effect.ensuring(Effect.sync(() => pid > 0 && alive(pid) && process.kill(pid, "SIGKILL"))),
+      Effect.ensuring(Effect.sync(() => pid > 0 && isAlive(pid) && process.kill(pid, "SIGKILL"))),
       Effect.provide(NodeServices.layer)
     )
   })

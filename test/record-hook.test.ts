@@ -6,6 +6,7 @@ import { assert, describe, it } from "@effect/vitest"
 import { Effect, Logger } from "effect"
 import { runRecordHook } from "../src/actors/record-hook.ts"
 import type { RecordHookRequest } from "../src/actors/record-hook.ts"
+import { isAlive } from "./support/processes.ts"
 
 const dir = mkdtempSync(join(tmpdir(), "capstan-hook-"))
 
@@ -14,15 +15,6 @@ const script = (name: string, body: string, executable = true): string => {
   writeFileSync(path, `#!/bin/sh\n${body}\n`)
   if (executable) chmodSync(path, 0o755)
   return path
-}
-
-const isAlive = (pid: number): boolean => {
-  try {
-    process.kill(pid, 0)
-    return true
-  } catch {
-    return false
-  }
 }
 
 /** Runs the hook with real processes and collects the warnings it logs. */

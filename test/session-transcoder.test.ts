@@ -9,6 +9,7 @@ import { Effect, Scope } from "effect"
 import { SessionTranscoder } from "../src/actors/session-transcoder.ts"
 import type { AudioTrack, Frame } from "../src/media/frame.ts"
 import { AudioTranscoder } from "../src/pipelines/audio-transcoder.ts"
+import { isAlive } from "./support/processes.ts"
 
 const PCMA: AudioTrack = {
   kind: "audio",
@@ -25,15 +26,6 @@ const second = (i: number): Frame => ({
   keyframe: true,
   data: new Uint8Array(8000).fill(0xd5)
 })
-
-const alive = (pid: number): boolean => {
-  try {
-    process.kill(pid, 0)
-    return true
-  } catch {
-    return false
-  }
-}
 
 /** A SessionTranscoder over the real transcoder; `settle` runs what it handed to `run`, as the session does. */
 const setup = (
@@ -89,9 +81,9 @@ describe("SessionTranscoder", () => {
       assert.lengthOf(s.pids, 2)
       for (let i = 3; i < 5; i++) assert.isTrue(s.transcoder.push(second(i)))
       yield* s.transcoder.close
-      for (let i = 0; i < 50 && alive(s.pids[0]!); i++) yield* Effect.sleep(20)
-      assert.isFalse(alive(s.pids[0]!), "the replaced transcoder was closed")
-      assert.isFalse(alive(s.pids[1]!))
+      for (let i = 0; i < 50 && isAlive(s.pids[0]!); i++) yield* Effect.sleep(20)
+      assert.isFalse(isAlive(s.pids[0]!), "the replaced transcoder was closed")
+      assert.isFalse(isAlive(s.pids[1]!))
       assert.deepStrictEqual(s.errors, [])
       // AAC frames are 1024 ticks apart from 0 (8 kHz); Opus packets 960 apart from 3 s at 48 kHz less the pre-skip.
       const aac = s.frames.slice(0, aacFrames)

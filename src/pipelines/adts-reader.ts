@@ -4,6 +4,7 @@
  * to the next syncword and counted.
  */
 import { type AdtsHeader, parseAdtsHeader } from "../media/aac-adts.ts"
+import { concatBytes } from "../media/bytes.ts"
 
 const EMPTY = new Uint8Array(0)
 
@@ -18,12 +19,7 @@ export class AdtsReader {
    * The payload handed out is a copy, so it outlives the pipe's buffer.
    */
   push(chunk: Uint8Array, onFrame: (payload: Uint8Array, header: AdtsHeader) => void): void {
-    let data = chunk
-    if (this.#rest.length > 0) {
-      data = new Uint8Array(this.#rest.length + chunk.length)
-      data.set(this.#rest)
-      data.set(chunk, this.#rest.length)
-    }
+    const data = this.#rest.length > 0 ? concatBytes([this.#rest, chunk]) : chunk
     let offset = 0
     while (offset + 7 <= data.length) {
       const header = parseAdtsHeader(data, offset)

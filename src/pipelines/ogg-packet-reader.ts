@@ -35,12 +35,7 @@ export class OggPacketReader {
 
   /** Calls `onPacket` with each packet completed by `chunk` (and the bytes held from before), copies outliving it. */
   push(chunk: Uint8Array, onPacket: (packet: OggPacket) => void): void {
-    let data = chunk
-    if (this.#rest.length > 0) {
-      data = new Uint8Array(this.#rest.length + chunk.length)
-      data.set(this.#rest)
-      data.set(chunk, this.#rest.length)
-    }
+    const data = this.#rest.length > 0 ? concatBytes([this.#rest, chunk]) : chunk
     let offset = 0
     while (offset + PAGE_HEADER <= data.length) {
       if (!isCapture(data, offset) || data[offset + 4] !== 0) {

@@ -16,6 +16,7 @@ import {
   spsDimensions,
   toAvcc
 } from "../../media/h264-annexb.ts"
+import { concatBytes } from "../../media/bytes.ts"
 import { type Depacketizer, followsInSequence, type RtpFrame } from "./depacketizer.ts"
 import type { RtpPacket } from "./rtp-packet.ts"
 
@@ -136,15 +137,8 @@ export class H264Depacketizer implements Depacketizer {
     if ((header & FU_END) !== 0) {
       const fragments = this.#fragments
       this.#fragments = undefined
-      let size = 0
-      for (const fragment of fragments) size += fragment.length
-      const nal = new Uint8Array(size)
-      let offset = 0
-      for (const fragment of fragments) {
-        nal.set(fragment, offset)
-        offset += fragment.length
-      }
-      this.#nals.push(nal)
+      // A copy even of a single fragment: the NAL unit outlives the packet's buffer.
+      this.#nals.push(fragments.length === 1 ? fragments[0]!.slice() : concatBytes(fragments))
     }
   }
 

@@ -33,7 +33,7 @@ import {
 import { checkMkvTrack, trackEntry } from "./track-entry.ts"
 
 /** Bytes waiting for the disk beyond which frames are refused ("Backlog"): the disk cannot keep up. */
-export const MKV_BACKLOG_LIMIT_BYTES = 32 * 1024 * 1024
+const MKV_BACKLOG_LIMIT_BYTES = 32 * 1024 * 1024
 /** Gaps between frames beyond this are pauses, not the track's frame interval. */
 const MAX_FRAME_INTERVAL_SECONDS = 1
 /** Frame intervals kept per track for the length of its last frame. */
@@ -41,7 +41,7 @@ const INTERVALS_KEPT = 15
 /** A Cluster this large is closed even without a key frame, so memory stays bounded. */
 const CLUSTER_HARD_LIMIT_BYTES = 16 * 1024 * 1024
 /** Tracks space of a file whose tracks are known at open (a few hundred bytes each). */
-export const SINGLE_TRACKS_REGION = 8 * 1024
+const SINGLE_TRACKS_REGION = 8 * 1024
 /** Tracks space of a multi-recording: room for a few hundred tracks. */
 export const MULTI_TRACKS_REGION = 128 * 1024
 
